@@ -1,0 +1,1 @@
+"""Benchmarks run by ``qk-bench`` (installed as ``qk.bench``; the sources live in ``bench/``)."""

@@ -1,0 +1,39 @@
+"""Build the Cython extensions in ``cext/`` into the ``qk`` package.
+
+Each extension is one concern: the record layout probe, the shared-memory ring and the WAL framing
+(with CRC32C). Cython and numpy are build requirements (pyproject.toml), so ``pip install .`` and
+``pip install -e .`` work on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+COMPILE_ARGS = ["-O3", "-std=c11", "-Wno-unused-function"]
+
+EXTENSIONS = {
+    "qk.schemas._layout": "cext/layout.pyx",
+    "qk.rings._ring": "cext/ring.pyx",
+    "qk.wal._frames": "cext/wal.pyx",
+}
+
+
+def _extension(name: str, source: str) -> Extension:
+    return Extension(
+        name,
+        [source],
+        include_dirs=["cext", numpy.get_include()],
+        extra_compile_args=COMPILE_ARGS,
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"), ("_GNU_SOURCE", "1")],
+    )
+
+
+setup(
+    ext_modules=cythonize(
+        [_extension(name, source) for name, source in EXTENSIONS.items()],
+        compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False},
+        include_path=["cext"],
+    ),
+)
