@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy
 from Cython.Build import cythonize
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 
 COMPILE_ARGS = ["-O3", "-std=c11", "-Wno-unused-function"]
 
@@ -31,6 +31,9 @@ def _extension(name: str, source: str) -> Extension:
 
 
 setup(
+    # `bench/` lives at the top level (the owner's layout) and installs as `qk.bench`.
+    packages=[*find_packages(include=["qk", "qk.*"]), "qk.bench"],
+    package_dir={"qk.bench": "bench"},
     ext_modules=cythonize(
         [_extension(name, source) for name, source in EXTENSIONS.items()],
         compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False},

@@ -90,9 +90,10 @@ typedef struct {
     uint64_t gaps;     /* records a lossy consumer missed */
     uint32_t state;
     uint32_t policy;
-    int64_t pid;
+    int64_t pid;        /* attached process, 0 when detached (the cursor is kept for a resume) */
     char name[QK_RING_NAME_LEN];
-    char pad[QK_RING_LINE - 64];
+    int64_t start_time; /* the attached process's start time, against pid reuse */
+    char pad[QK_RING_LINE - 72];
 } qk_ring_consumer;
 
 _Static_assert(sizeof(qk_ring_meta) == QK_RING_META_SIZE, "meta must be 256 bytes");

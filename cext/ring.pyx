@@ -45,6 +45,7 @@ cdef extern from "qk_ring.h" nogil:
         uint32_t policy
         int64_t pid
         char name[32]
+        int64_t start_time
 
     ctypedef struct qk_ring:
         unsigned char *base
@@ -217,7 +218,7 @@ cdef class RingView:
         qk_store_release_u64(&self.r.prod.claimed, qk_load_acquire_u64(&self.r.prod.published))
 
     def consumer_table(self):
-        """Snapshot of every consumer slot: (index, state, policy, name, pid, cursor, gaps)."""
+        """Snapshot of every consumer slot: (index, state, policy, name, pid, start_time, cursor, gaps)."""
         self._check()
         out = []
         cdef uint32_t i
@@ -226,10 +227,11 @@ cdef class RingView:
             c = &self.r.cons[i]
             state = qk_load_acquire_u32(&c.state)
             name = c.name[:QK_RING_NAME_LEN].split(b"\0", 1)[0].decode("utf-8", "replace")
-            out.append((i, state, c.policy, name, c.pid, qk_load_acquire_u64(&c.cursor), c.gaps))
+            out.append((i, state, c.policy, name, c.pid, c.start_time, qk_load_acquire_u64(&c.cursor),
+                        c.gaps))
         return out
 
-    def join(self, bytes name, int policy, int64_t pid, bint earliest, int index=-1):
+    def join(self, bytes name, int policy, int64_t pid, int64_t start_time, bint earliest, int index=-1):
         """Claim a consumer slot (or take over ``index``, an existing slot of the same name).
 
         Returns ``(index, cursor)``. A new consumer starts at the newest record (``earliest`` false)
@@ -242,6 +244,7 @@ cdef class RingView:
         if index >= 0:
             c = &self.r.cons[index]
             c.pid = pid
+            c.start_time = start_time
             qk_fence_seq_cst()
             return index, qk_load_acquire_u64(&c.cursor)
         for i in range(self.r.max_consumers):
@@ -251,6 +254,7 @@ cdef class RingView:
                 memcpy(c.name, <char *>name, min(len(name), QK_RING_NAME_LEN))
                 c.policy = policy
                 c.pid = pid
+                c.start_time = start_time
                 c.gaps = 0
                 claimed = qk_load_acquire_u64(&self.r.prod.claimed)
                 if earliest:
@@ -275,6 +279,13 @@ cdef class RingView:
             if claimed <= cursor + self.r.capacity:
                 return
             qk_store_release_u64(&c.cursor, claimed - self.r.capacity)
+
+    def detach(self, int index):
+        """Keep the slot and its cursor but record that no process is attached (resume later)."""
+        self._check()
+        cdef qk_ring_consumer *c = &self.r.cons[index]
+        c.pid = 0
+        c.start_time = 0
 
     def leave(self, int index):
         """Free a consumer slot; a blocking consumer stops holding the producer back."""
@@ -447,6 +458,11 @@ cdef class Consumer:
         return self.index
 
     @property
+    def lossy(self):
+        """True for a lossy consumer (the producer does not wait for it)."""
+        return self.lossy
+
+    @property
     def slot_size(self):
         return self.r.slot_size
 
@@ -537,13 +553,13 @@ cdef class Consumer:
         closed the ring and everything was read.
         """
         cdef uint64_t published
-        cdef int64_t n
-        if not self._wait(_timeout_ns(timeout), &published):
-            return None
+        cdef int64_t n = 0
+        cdef int64_t tns = _timeout_ns(timeout)
         out = PyBytes_FromStringAndSize(NULL, self.r.slot_size)
-        n = self._copy(<unsigned char *>PyBytes_AS_STRING(out), published, 1)
-        if n == 0:
-            return None
+        while n == 0:  # 0: a lossy consumer skipped a whole overwritten span; wait again
+            if not self._wait(tns, &published):
+                return None
+            n = self._copy(<unsigned char *>PyBytes_AS_STRING(out), published, 1)
         return out
 
     def read_into(self, object buffer, timeout=None):
@@ -558,10 +574,12 @@ cdef class Consumer:
         try:
             if view.len < self.r.slot_size:
                 raise ValueError(f"buffer of {view.len} bytes cannot hold a {self.r.slot_size}-byte slot")
-            if not self._wait(_timeout_ns(timeout), &published):
-                return False
-            n = self._copy(<unsigned char *>view.buf, published, 1)
-            return n == 1
+            n = 0
+            while n == 0:  # 0: a lossy consumer skipped a whole overwritten span; wait again
+                if not self._wait(_timeout_ns(timeout), &published):
+                    return False
+                n = self._copy(<unsigned char *>view.buf, published, 1)
+            return True
         finally:
             PyBuffer_Release(&view)
 
@@ -579,9 +597,12 @@ cdef class Consumer:
         try:
             if view.len < self.r.slot_size:
                 raise ValueError(f"buffer of {view.len} bytes cannot hold a {self.r.slot_size}-byte slot")
-            if not self._wait(_timeout_ns(timeout), &published):
-                return 0
-            n = self._copy(<unsigned char *>view.buf, published, <uint64_t>(view.len // self.r.slot_size))
+            n = 0
+            while n == 0:  # 0: a lossy consumer skipped a whole overwritten span; wait again
+                if not self._wait(_timeout_ns(timeout), &published):
+                    return 0
+                n = self._copy(<unsigned char *>view.buf, published,
+                               <uint64_t>(view.len // self.r.slot_size))
             return n
         finally:
             PyBuffer_Release(&view)

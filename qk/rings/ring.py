@@ -94,9 +94,11 @@ class ConsumerInfo:
     name: str
     policy: BackPressure
     pid: int
+    """The attached process; 0 when the consumer is detached (kept for a resume)."""
     cursor: int
     gaps: int
     alive: bool
+    """The attached process runs (pid and start time match)."""
 
 
 def segment_name(name: str) -> str:
@@ -282,15 +284,22 @@ class Ring:
         return cls(name, buf, view, info)
 
     def close(self) -> None:
-        """Detach: free this process's consumer slots, release the producer role, unmap.
+        """Detach from the ring and unmap it.
 
-        A producer that closes also marks the ring closed, so readers drain it and then get
-        :class:`~qk.rings.errors.RingClosed`. The segment stays until :meth:`unlink`.
+        A blocking consumer of this process keeps its slot and cursor, detached: it goes on holding
+        the producer back (nothing it has not read is lost) and the next process that asks for a
+        consumer of that name resumes from its cursor. :meth:`release_consumer` unregisters one for
+        good. Lossy consumers are freed. A producer that closes marks the ring closed, so readers
+        drain it and then get :class:`~qk.rings.errors.RingClosed`. The segment stays until
+        :meth:`unlink`.
         """
         if self._buf is None:
             return
-        for index in list(self._consumers):
-            self._view.leave(index)
+        for index, consumer in self._consumers.items():
+            if consumer.lossy:
+                self._view.leave(index)
+            else:
+                self._view.detach(index)
         self._consumers.clear()
         if self._producing:
             self._view.set_closed(True)
@@ -334,6 +343,7 @@ class Ring:
             )
         self._view.set_producer(me, my_start)
         self._view.reset_claim()
+        self._view.set_closed(False)  # a restarted producer reopens a ring it closed
         self._producing = True
         return self._view.producer(int(wait), spins)
 
@@ -374,16 +384,18 @@ class Ring:
             raise ValueError(f"consumer name must be 1..{_ring.NAME_LEN} bytes, got {name!r}")
         if start not in ("latest", "earliest"):
             raise ValueError(f"start must be 'latest' or 'earliest', got {start!r}")
-        me, _ = current_identity()
+        me, my_start = current_identity()
         existing = self._find(name)
         if existing is not None:
-            if existing.pid not in (0, me) and existing.alive:
+            if existing.pid != me and existing.alive:
                 raise ConsumerBusyError(
                     f"consumer {name!r} of ring {self._name!r} is attached by live pid {existing.pid}"
                 )
-            index, _cursor = self._view.join(raw, int(existing.policy), me, False, existing.index)
+            index, _cursor = self._view.join(
+                raw, int(existing.policy), me, my_start, False, existing.index
+            )
         else:
-            index, _cursor = self._view.join(raw, int(policy), me, start == "earliest")
+            index, _cursor = self._view.join(raw, int(policy), me, my_start, start == "earliest")
         consumer = self._view.consumer(index, int(wait), spins, auto_commit)
         self._consumers[index] = consumer
         return consumer
@@ -458,11 +470,11 @@ class Ring:
         """Every registered consumer, with its cursor, gap count and whether its process lives."""
         self._require_open()
         out = []
-        for index, state, policy, name, pid, cursor, gaps in self._view.consumer_table():
+        for index, state, policy, name, pid, start, cursor, gaps in self._view.consumer_table():
             if state != _ring.STATE_ACTIVE:
                 continue
             out.append(
-                ConsumerInfo(index, name, BackPressure(policy), pid, cursor, gaps, is_alive(pid))
+                ConsumerInfo(index, name, BackPressure(policy), pid, cursor, gaps, is_alive(pid, start))
             )
         return out
 
@@ -497,8 +509,8 @@ def list_rings(prefix: str = SEGMENT_PREFIX) -> Iterator[str]:
 def cleanup_stale(prefix: str = SEGMENT_PREFIX) -> list[str]:
     """Unlink ring segments that no live process uses: left behind by a crashed session.
 
-    A ring is stale when its creator, its producer and every registered consumer are dead (pid
-    and start time both checked, so a reused pid does not keep a segment alive). Returns the names
+    A ring is stale when its creator, its producer and every attached consumer are dead (pid and
+    start time both checked, so a reused pid does not keep a segment alive). Returns the names
     removed.
     """
     removed = []

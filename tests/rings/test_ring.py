@@ -281,3 +281,39 @@ class TestLossy:
         finally:
             r.close()
             r.unlink()
+
+
+class TestDetachAndResume:
+    def test_clean_close_keeps_a_blocking_consumer_and_its_cursor_for_a_resume(
+        self, ring: Ring, shm_name: str
+    ) -> None:
+        p = ring.producer()
+        reader = Ring.attach(shm_name)
+        c = reader.consumer("wal")
+        tap = reader.consumer("tap", policy=BackPressure.LOSSY)
+        for i in range(3):
+            p.write(record(i))
+        c.read(0)
+        tap.read(0)
+        reader.close()
+        (kept,) = ring.consumers()
+        assert (kept.name, kept.pid, kept.alive, kept.cursor) == ("wal", 0, False, 1)
+        # Still gating: the producer may only run a ring ahead of the detached cursor.
+        for i in range(3, 9):
+            p.write(record(i))
+        with pytest.raises(RingTimeout):
+            p.write(record(9), timeout=0)
+        again = Ring.attach(shm_name)
+        resumed = again.consumer("wal")
+        assert seq_of(resumed.read(0) or b"") == 1
+        again.close()
+
+    def test_producer_reopens_a_ring_it_closed(self, shm_name: str) -> None:
+        first = Ring.create(shm_name, slot_size=64, capacity=8)
+        first.producer().write(record(0))
+        first.close()
+        second = Ring.attach(shm_name)
+        assert second.closed
+        assert second.producer().write(record(1)) == 1
+        assert not second.closed
+        second.close()
