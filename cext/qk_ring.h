@@ -4,8 +4,8 @@
  * Layout of one segment (all offsets fixed, little or big endian as the host):
  *
  *   [0,     256)   qk_ring_meta       immutable after creation: magic, version, slot size, capacity...
- *   [256,   384)   qk_ring_producer   producer cursor line: published, claimed, wake-up words
- *   [384,   384 + 128 * max_consumers) one qk_ring_consumer line per consumer slot
+ *   [256,   640)   qk_ring_producer   three lines: publish, claim, and the rarely written wake-up words
+ *   [640,   640 + 128 * max_consumers) one qk_ring_consumer line per consumer slot
  *   [data_offset, data_offset + capacity * slot_size)   the slots, data_offset page aligned
  *
  * Sequences are 64-bit and never wrap; slot index = seq & (capacity - 1).
@@ -17,9 +17,10 @@
  *     claimed := s + 1 (relaxed), seq_cst fence, re-check join_epoch (rescan if it moved);
  *     copy into slot s; published := s + 1 (release); wake blocked readers if any wait.
  *   consumer, to read seq c:
- *     c < published (acquire) -> copy the slot -> acquire fence -> if claimed > c + capacity the
- *     copy may be torn: a lossy consumer skips to claimed - capacity and counts the gap; for a
- *     blocking consumer it is an invariant violation (reported, never silently returned).
+ *     c < published (acquire; a consumer re-reads `published` only when it has read everything
+ *     it last saw) -> copy the slot. A blocking consumer is done: the gate guarantees the slot was
+ *     not reused. A lossy consumer then fences (acquire) and reads `claimed`: if claimed >
+ *     c + capacity the copy may be torn, so it skips to claimed - capacity and counts the gap.
  *   a consumer joins: cursor := published, state := ACTIVE, join_epoch += 1 (seq_cst), then
  *     re-reads claimed: if the producer already claimed past cursor + capacity, move the cursor
  *     up and repeat. After that the producer's next write sees the new epoch and gates on it.
@@ -72,17 +73,25 @@ typedef struct {
     char pad[24];
 } qk_ring_meta;
 
+/* The producer's state, split by who writes it how often, one line each, so that a consumer
+ * streaming records does not pull the line the producer writes on every claim, and nothing written
+ * on every record shares a line with something written rarely. */
 typedef struct {
+    /* line 1: written on every publish; read by consumers when they run out of known records */
     uint64_t published;     /* sequences < published are readable */
-    uint64_t claimed;       /* the producer may be writing sequence claimed - 1 */
-    uint64_t gate_limit;    /* producer-private cache, kept here so a restarted producer rebuilds it */
     uint32_t pub_futex;     /* low 32 bits of published, the futex word readers sleep on */
     uint32_t pub_waiters;   /* readers inside futex wait */
+    char pad0[QK_RING_LINE - 16];
+    /* line 2: written on every claim; read by lossy consumers after each copy */
+    uint64_t claimed;       /* the producer may be writing sequence claimed - 1 */
+    uint64_t gate_limit;    /* producer-private cache, kept here so a restarted producer rebuilds it */
+    char pad1[QK_RING_LINE - 16];
+    /* line 3: written rarely: a producer sleeping for space, a consumer joining */
     uint32_t space_futex;   /* bumped by blocking consumers on commit while the producer waits */
     uint32_t space_waiters; /* 1 while the producer sleeps for space */
     uint32_t join_epoch;    /* bumped whenever a blocking consumer joins or moves its cursor back */
     uint32_t reserved0;
-    char pad[QK_RING_LINE - 48];
+    char pad2[QK_RING_LINE - 16];
 } qk_ring_producer;
 
 typedef struct {
@@ -97,7 +106,7 @@ typedef struct {
 } qk_ring_consumer;
 
 _Static_assert(sizeof(qk_ring_meta) == QK_RING_META_SIZE, "meta must be 256 bytes");
-_Static_assert(sizeof(qk_ring_producer) == QK_RING_LINE, "producer line must be 128 bytes");
+_Static_assert(sizeof(qk_ring_producer) == 3 * QK_RING_LINE, "producer state must be three lines");
 _Static_assert(sizeof(qk_ring_consumer) == QK_RING_LINE, "consumer line must be 128 bytes");
 
 typedef struct {
@@ -114,7 +123,7 @@ typedef struct {
 } qk_ring;
 
 static inline uint64_t qk_ring_data_offset(uint32_t max_consumers) {
-    uint64_t end = QK_RING_META_SIZE + QK_RING_LINE + (uint64_t)QK_RING_LINE * max_consumers;
+    uint64_t end = QK_RING_META_SIZE + sizeof(qk_ring_producer) + (uint64_t)QK_RING_LINE * max_consumers;
     return (end + 4095u) & ~(uint64_t)4095u;
 }
 
@@ -126,7 +135,7 @@ static inline void qk_ring_bind(qk_ring *r, unsigned char *base) {
     r->base = base;
     r->meta = (qk_ring_meta *)base;
     r->prod = (qk_ring_producer *)(base + QK_RING_META_SIZE);
-    r->cons = (qk_ring_consumer *)(base + QK_RING_META_SIZE + QK_RING_LINE);
+    r->cons = (qk_ring_consumer *)(base + QK_RING_META_SIZE + sizeof(qk_ring_producer));
     r->data = base + r->meta->data_offset;
     r->capacity = r->meta->capacity;
     r->mask = r->capacity - 1;
@@ -322,8 +331,7 @@ static inline int qk_ring_wait_readable(qk_ring *r, uint64_t next, qk_waiter *w,
 /*
  * Copy up to `max_n` published records starting at *next into dst (stride = slot_size).
  * Returns the number of valid records copied to dst[0..]. For a lossy consumer an overwrite moves
- * *next forward and adds the skipped count to *gaps; for a blocking consumer it returns -1 (the
- * producer overran a blocking consumer: a broken invariant, reported, not hidden).
+ * *next forward and adds the skipped count to *gaps (0 when everything copied was stale).
  */
 static inline int64_t qk_ring_copy_out(qk_ring *r, uint64_t *next, uint64_t published, unsigned char *dst,
                                        uint64_t max_n, int lossy, uint64_t *gaps) {
@@ -337,6 +345,12 @@ static inline int64_t qk_ring_copy_out(qk_ring *r, uint64_t *next, uint64_t publ
         if (head > n) head = n;
         memcpy(dst, r->data + idx * r->slot_size, head * r->slot_size);
         if (n > head) memcpy(dst + head * r->slot_size, r->data, (n - head) * r->slot_size);
+        if (!lossy) {
+            /* The producer never claims past a blocking cursor + capacity (the gate), so the copy
+             * is intact without reading the producer's claim line. */
+            *next = first + n;
+            return (int64_t)n;
+        }
         qk_fence_acquire();
         uint64_t claimed = qk_load_relaxed_u64(&r->prod->claimed);
         /* Records with seq < claimed - capacity may have been overwritten while we copied. */
@@ -345,7 +359,6 @@ static inline int64_t qk_ring_copy_out(qk_ring *r, uint64_t *next, uint64_t publ
             *next = first + n;
             return (int64_t)n;
         }
-        if (!lossy) return -1;
         *gaps += oldest_valid - first;
         *next = oldest_valid;
         if (oldest_valid >= first + n) {

@@ -33,9 +33,9 @@ cdef extern from "qk_ring.h" nogil:
 
     ctypedef struct qk_ring_producer:
         uint64_t published
+        uint32_t pub_futex
         uint64_t claimed
         uint64_t gate_limit
-        uint32_t pub_futex
         uint32_t join_epoch
 
     ctypedef struct qk_ring_consumer:
@@ -107,10 +107,6 @@ class RingTimeout(TimeoutError):
 
 class RingClosed(EOFError):
     """The producer closed the ring and every record has been read."""
-
-
-class RingOverrun(RuntimeError):
-    """A blocking consumer's slot was overwritten: the never-lose invariant broke (a bug, reported)."""
 
 
 MAGIC = QK_RING_MAGIC
@@ -438,8 +434,8 @@ cdef class Consumer:
     cdef bint lossy
     cdef bint auto_commit
     cdef uint64_t next_seq
+    cdef uint64_t known_published  # a published cursor seen earlier: records below it need no wait
     cdef uint64_t gaps
-    cdef object _record
 
     cdef void _bind(self, RingView owner, int index, int wait, uint32_t spins, bint auto_commit):
         self.owner = owner
@@ -521,9 +517,13 @@ cdef class Consumer:
     cdef int _wait(self, int64_t timeout_ns, uint64_t *published) except -1:
         cdef qk_waiter w
         cdef int rc
+        if self.next_seq < self.known_published:
+            published[0] = self.known_published
+            return 1
         qk_waiter_init(&w, self.wait, self.spins, 0)
         rc = qk_ring_wait_readable(&self.r, self.next_seq, &w, published)
         if rc == QK_OK:
+            self.known_published = published[0]
             return 1
         if rc == QK_CLOSED:
             raise RingClosed("the producer closed the ring and every record has been read")
@@ -534,14 +534,14 @@ cdef class Consumer:
             rc = qk_ring_wait_readable(&self.r, self.next_seq, &w, published)
         if rc == QK_CLOSED:
             raise RingClosed("the producer closed the ring and every record has been read")
-        return 1 if rc == QK_OK else 0
+        if rc != QK_OK:
+            return 0
+        self.known_published = published[0]
+        return 1
 
     cdef int64_t _copy(self, unsigned char *dst, uint64_t published, uint64_t max_n) except -1:
         cdef int64_t n = qk_ring_copy_out(&self.r, &self.next_seq, published, dst, max_n,
                                           self.lossy, &self.gaps)
-        if n < 0:
-            raise RingOverrun(
-                f"blocking consumer {self.index} at {self.next_seq} was overwritten by the producer")
         if self.auto_commit:
             self._commit()
         return n

@@ -11,7 +11,6 @@ from qk.rings.errors import (
     RingExistsError,
     RingLayoutError,
     RingNotFoundError,
-    RingOverrun,
     RingTimeout,
 )
 from qk.rings.ring import (
@@ -38,7 +37,6 @@ __all__ = [
     "RingInfo",
     "RingLayoutError",
     "RingNotFoundError",
-    "RingOverrun",
     "RingTimeout",
     "WaitStrategy",
     "cleanup_stale",

@@ -6,7 +6,7 @@ path) and re-exported here, so callers import every ring error from one place.
 
 from __future__ import annotations
 
-from qk.rings._ring import RingClosed, RingOverrun, RingTimeout
+from qk.rings._ring import RingClosed, RingTimeout
 
 
 class RingError(Exception):
@@ -36,6 +36,5 @@ __all__ = [
     "RingExistsError",
     "RingLayoutError",
     "RingNotFoundError",
-    "RingOverrun",
     "RingTimeout",
 ]
