@@ -8,7 +8,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 STAMP=.venv/.qk-installed
-FINGERPRINT=$(cat pyproject.toml setup.py cext/*.h cext/*.pyx | sha256sum | cut -d' ' -f1)
+FINGERPRINT=$(cat pyproject.toml setup.py cext/*.h cext/*.pxd cext/*.pyx | sha256sum | cut -d' ' -f1)
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$FINGERPRINT" ] || ! .venv/bin/python -c "import qk.rings._ring, qk.wal._frames, qk.schemas._layout" 2>/dev/null; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".[dev]"

@@ -11,3 +11,6 @@ def layout_table() -> list[tuple[str, str, int, int, int]]:
 
 def record_table() -> list[tuple[str, int, int, int, int]]:
     """Return ``[(record, type_id, version, sizeof, alignof), ...]`` as compiled."""
+
+def cython_layout_table() -> tuple[list[tuple[str, str, int, int]], dict[str, int]]:
+    """Return ``([(record, field, offset, size), ...], {record: sizeof})`` via ``records.pxd``."""

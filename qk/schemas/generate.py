@@ -1,4 +1,5 @@
-"""Generate ``cext/records.h``, ``cext/layout.pyx`` and ``docs/schemas.md`` from the definitions.
+"""Generate ``cext/records.h``, ``cext/records.pxd``, ``cext/layout.pyx`` and ``docs/schemas.md``
+from the definitions.
 
 Usage::
 
@@ -34,11 +35,20 @@ from qk.schemas.records import (
     _schema_enums,
 )
 
-__all__ = ["OUTPUTS", "main", "render", "render_docs", "render_header", "render_pyx", "write"]
+__all__ = [
+    "OUTPUTS",
+    "main",
+    "render",
+    "render_docs",
+    "render_header",
+    "render_pxd",
+    "render_pyx",
+    "write",
+]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-OUTPUTS = ("cext/records.h", "cext/layout.pyx", "docs/schemas.md")
+OUTPUTS = ("cext/records.h", "cext/records.pxd", "cext/layout.pyx", "docs/schemas.md")
 """Generated files, relative to the repository root."""
 
 _BANNER = (
@@ -148,16 +158,80 @@ def render_header() -> str:
     return "\n".join(out)
 
 
+_PXD_INTS = "int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t"
+
+
+def render_pxd() -> str:
+    """Render ``cext/records.pxd``: the record structs of ``records.h`` declared for Cython.
+
+    Cython code (the aggregator, the matching engine...) does ``from records cimport *`` and works
+    on the same structs the C compiler laid out; ``layout.pyx`` measures them through these
+    declarations so a test can prove they agree with the numpy dtypes.
+    """
+    out = [
+        f"# {_BANNER}",
+        "# cython: language_level=3",
+        '"""The record structs of ``records.h``, declared for Cython (``from records cimport *``)."""',
+        "",
+        f"from libc.stdint cimport {_PXD_INTS}",
+        "",
+        "",
+        'cdef extern from "records.h" nogil:',
+        "    uint64_t QK_SCHEMA_HASH",
+        "    size_t QK_HEADER_SIZE",
+        "    size_t QK_MAX_RECORD_SIZE",
+    ]
+    for layout in LAYOUTS:
+        upper = layout.c_name.upper()
+        out.append(f"    uint16_t QK_TYPE_{upper}")
+        out.append(f"    uint8_t QK_VERSION_{upper}")
+    for layout in (HEADER_LAYOUT, *LAYOUTS):
+        out.append("")
+        out.append(f"    ctypedef struct {_struct_name(layout)}:")
+        for f in layout.fields:
+            out.append(f"        {f.field_type.c_declaration(f.name)}")
+    return "\n".join(out) + "\n"
+
+
+def _pyx_offsets() -> str:
+    """Body of ``cython_layout_table``: one row per field, measured on the Cython declarations."""
+    rows = []
+    for layout in (HEADER_LAYOUT, *LAYOUTS):
+        struct = _struct_name(layout)
+        var = f"_{layout.c_name}" if layout is not HEADER_LAYOUT else "_header"
+        rows.append(f"    cdef {struct} {var}")
+        for f in layout.fields:
+            rows.append(
+                f"    rows.append(({layout.name!r}, {f.name!r}, "
+                f"<size_t>(<char *>&{var}.{f.name}) - <size_t>(<char *>&{var}), "
+                f"sizeof({var}.{f.name})))"
+            )
+        rows.append(f"    sizes[{layout.name!r}] = sizeof({struct})")
+    return "\n".join(rows)
+
+
 def render_pyx() -> str:
-    """Render ``cext/layout.pyx``, the compiled probe of ``records.h``."""
+    """Render ``cext/layout.pyx``, the compiled probe of ``records.h`` and ``records.pxd``."""
     return f'''# {_BANNER}
 # cython: language_level=3
-"""What the C compiler made of ``records.h``: field offsets, sizes and alignments, struct sizes.
+"""What the compilers made of ``records.h``: field offsets, sizes and alignments, struct sizes.
 
-Only tests and start-up checks use this; it proves the C structs and the numpy dtypes agree.
+``layout_table``/``record_table`` are measured by the C compiler (offsetof, sizeof, _Alignof);
+``cython_layout_table`` by Cython through the declarations in ``records.pxd``. Only tests and
+start-up checks use this; it proves the C structs, the Cython structs and the numpy dtypes agree.
 """
 
 from libc.stdint cimport uint8_t, uint16_t, uint64_t
+
+from records cimport *
+
+
+def cython_layout_table():
+    """Return ``([(record, field, offset, size), ...], {{record: sizeof}})`` through records.pxd."""
+    rows = []
+    sizes = {{}}
+{_pyx_offsets()}
+    return rows, sizes
 
 
 cdef extern from "records.h":
@@ -265,8 +339,9 @@ def render_docs() -> str:
         "Every component exchanges fixed-layout binary records: in shared-memory rings, in the WAL",
         "and in replays. This page is generated from `qk/schemas/definitions.py`, the one",
         "definition from which the numpy dtypes (`qk.schemas.records`), the C structs",
-        "(`cext/records.h`) and this page all come; `tests/schemas/` proves they agree byte for",
-        "byte with what the C compiler produced.",
+        "(`cext/records.h`), their Cython declarations (`cext/records.pxd`) and this page all",
+        "come; `tests/schemas/` proves they agree byte for byte with what the C compiler and",
+        "Cython produced.",
         "",
         f"- Schema hash: `0x{SCHEMA_HASH:016x}` (`qk.schemas.SCHEMA_HASH`, `QK_SCHEMA_HASH`). It",
         "  covers every layout, enum value and fixed-point constant below. Rings and the WAL store",
@@ -362,6 +437,7 @@ def render() -> dict[str, str]:
     """
     return {
         "cext/records.h": render_header(),
+        "cext/records.pxd": render_pxd(),
         "cext/layout.pyx": render_pyx(),
         "docs/schemas.md": render_docs(),
     }

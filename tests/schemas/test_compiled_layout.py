@@ -61,3 +61,18 @@ def test_compiled_struct_size_and_alignment_match_dtype(layout: RecordLayout) ->
 def test_compiled_schema_hash_and_header_size_match_python() -> None:
     assert _layout.SCHEMA_HASH == records.SCHEMA_HASH
     assert _layout.HEADER_SIZE == records.HEADER_SIZE == records.HEADER_DTYPE.itemsize
+
+
+def test_cython_struct_declarations_match_dtype_field_by_field() -> None:
+    """records.pxd (what Cython code cimports) declares the same layout the dtypes describe."""
+    rows, sizes = _layout.cython_layout_table()
+    assert [(rec, field) for rec, field, *_ in rows] == [
+        (lay.name, f.name) for lay in ALL_LAYOUTS for f in lay.fields
+    ]
+    for rec, field, offset, size in rows:
+        dtype = _dtype(next(lay for lay in ALL_LAYOUTS if lay.name == rec))
+        assert dtype.fields is not None
+        field_dtype, dtype_offset = dtype.fields[field][:2]
+        assert (offset, size) == (dtype_offset, field_dtype.itemsize), (rec, field)
+    for layout in ALL_LAYOUTS:
+        assert sizes[layout.name] == _dtype(layout).itemsize, layout.name
