@@ -80,11 +80,27 @@ def run_demo(out: Path, records: int = 200_000, seed: int = 7) -> DemoReport:
 
     trades = random_walk_trades(SIM_BTCUSDT, records, seed=seed)
     master = InstrumentMaster.create(session, [SIM_BTCUSDT], replace=True)
-    ring = Ring.create(f"{session}.md", slot_size=SLOT_SIZE, capacity=1 << 14,
-                       schema_hash=SCHEMA_HASH, stream_id=MD_STREAM, replace=True)
+    ring = Ring.create(
+        f"{session}.md",
+        slot_size=SLOT_SIZE,
+        capacity=1 << 14,
+        schema_hash=SCHEMA_HASH,
+        stream_id=MD_STREAM,
+        replace=True,
+    )
     writer = subprocess.Popen(
-        [sys.executable, "-m", "qk.wal.service", "--dir", str(wal_dir), "--name", session,
-         "--ring", f"{ring.name}:{MD_STREAM}", "--stop-when-closed"],
+        [
+            sys.executable,
+            "-m",
+            "qk.wal.service",
+            "--dir",
+            str(wal_dir),
+            "--name",
+            session,
+            "--ring",
+            f"{ring.name}:{MD_STREAM}",
+            "--stop-when-closed",
+        ],
     )
     try:
         _wait_for(lambda: bool(ring.consumers()) or writer.poll() is not None, 30, "WAL writer")
@@ -118,7 +134,7 @@ def _publish(ring: Ring, trades: np.ndarray) -> float:
     producer = ring.producer()
     t0 = time.perf_counter()
     for start in range(0, len(trades), FEED_BATCH):
-        batch = trades[start:start + FEED_BATCH]
+        batch = trades[start : start + FEED_BATCH]
         batch["ts_recv"] = time.time_ns()
         producer.write_batch(batch, timeout=30)
     return len(trades) / max(time.perf_counter() - t0, 1e-9)
@@ -137,8 +153,14 @@ def _replay(wal_dir: Path, record_size: int) -> tuple[np.ndarray, float]:
     return out, len(out) / max(elapsed, 1e-9)
 
 
-def _summarise(trades: np.ndarray, durable: int, wal_dir: Path, feed_rate: float,
-               replay_rate: float, matches: bool) -> DemoReport:
+def _summarise(
+    trades: np.ndarray,
+    durable: int,
+    wal_dir: Path,
+    feed_rate: float,
+    replay_rate: float,
+    matches: bool,
+) -> DemoReport:
     p, q = SIM_BTCUSDT.price_precision, SIM_BTCUSDT.size_precision
     prices = trades["price"].astype(object)
     quantities = trades["quantity"].astype(object)

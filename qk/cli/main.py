@@ -19,15 +19,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from qk.cli.demo import run_demo
 
     report = run_demo(args.out, records=args.records, seed=args.seed)
-    print(f"simulated feed -> ring -> WAL writer process -> replay: {report.records:,} trades "
-          f"of {report.instrument}")
-    print(f"  prices   open {report.open}  high {report.high}  low {report.low}  "
-          f"close {report.close}  vwap {report.vwap}  volume {report.volume}")
+    print(
+        f"simulated feed -> ring -> WAL writer process -> replay: {report.records:,} trades "
+        f"of {report.instrument}"
+    )
+    print(
+        f"  prices   open {report.open}  high {report.high}  low {report.low}  "
+        f"close {report.close}  vwap {report.vwap}  volume {report.volume}"
+    )
     print(f"  feed     {report.feed_records_per_s:,.0f} records/s into the ring")
-    print(f"  wal      durable up to seq {report.wal_durable_seq:,}  "
-          f"({report.wal_segments} segment(s), {report.wal_bytes / 2**20:.1f} MiB in {report.wal_dir})")
-    print(f"  replay   {report.replay_records_per_s:,.0f} records/s, "
-          f"{'byte-identical to what the feed published' if report.replay_matches else 'MISMATCH'}")
+    print(
+        f"  wal      durable up to seq {report.wal_durable_seq:,}  "
+        f"({report.wal_segments} segment(s), {report.wal_bytes / 2**20:.1f} MiB in {report.wal_dir})"
+    )
+    print(
+        f"  replay   {report.replay_records_per_s:,.0f} records/s, "
+        f"{'byte-identical to what the feed published' if report.replay_matches else 'MISMATCH'}"
+    )
     print(f"report: {args.out / 'report.json'}")
     return 0 if report.replay_matches and report.wal_durable_seq >= report.records else 1
 
@@ -42,12 +50,16 @@ def _cmd_rings_ls(args: argparse.Namespace) -> int:
         try:
             with Ring.attach(name) as ring:
                 info = ring.info()
-                print(f"{name}: {info.slot_size} B x {info.capacity} slots, published "
-                      f"{ring.published:,}, producer pid {info.producer_pid or '-'}, "
-                      f"{'closed' if info.closed else 'open'}")
+                print(
+                    f"{name}: {info.slot_size} B x {info.capacity} slots, published "
+                    f"{ring.published:,}, producer pid {info.producer_pid or '-'}, "
+                    f"{'closed' if info.closed else 'open'}"
+                )
                 for c in ring.consumers():
-                    print(f"  consumer {c.name!r} {c.policy.name.lower()} cursor {c.cursor:,} "
-                          f"gaps {c.gaps:,} pid {c.pid} {'alive' if c.alive else 'DEAD'}")
+                    print(
+                        f"  consumer {c.name!r} {c.policy.name.lower()} cursor {c.cursor:,} "
+                        f"gaps {c.gaps:,} pid {c.pid} {'alive' if c.alive else 'DEAD'}"
+                    )
         except RingError as exc:
             print(f"{name}: {exc}")
     return 0
@@ -67,8 +79,10 @@ def _cmd_wal_recover(args: argparse.Namespace) -> int:
     report = recover(args.dir, verify_all=args.verify_all)
     print(f"{args.dir}: {len(report.segments)} segment(s), last seq {report.last_seq:,}")
     for d in report.dropped:
-        print(f"  dropped {d.length:,} bytes of segment {d.segment_index} at offset {d.offset} "
-              f"after seq {d.last_good_seq:,}: {d.reason}; saved to {d.quarantine_path}")
+        print(
+            f"  dropped {d.length:,} bytes of segment {d.segment_index} at offset {d.offset} "
+            f"after seq {d.last_good_seq:,}: {d.reason}; saved to {d.quarantine_path}"
+        )
     if report.clean:
         print("  clean: nothing dropped")
     return 0
@@ -112,8 +126,10 @@ def _cmd_wal_dump(args: argparse.Namespace) -> int:
             if len(rec.payload) >= 2:
                 code = int.from_bytes(rec.payload[:2], "little")
                 kind = RecordType(code).name if code in RecordType._value2member_map_ else "?"
-            print(f"seq {rec.seq:>10} ts {rec.ts_event:>20} stream {rec.stream:>3}:{rec.stream_seq:<10} "
-                  f"{len(rec.payload):>5} B {kind}")
+            print(
+                f"seq {rec.seq:>10} ts {rec.ts_event:>20} stream {rec.stream:>3}:{rec.stream_seq:<10} "
+                f"{len(rec.payload):>5} B {kind}"
+            )
     return 0
 
 
@@ -121,8 +137,10 @@ def _cmd_instruments_ls(args: argparse.Namespace) -> int:
     from qk.instruments import load_instruments
 
     for inst in load_instruments(args.file):
-        print(f"{inst.instrument_id:>4} {inst.venue.name:<8} {inst.symbol:<24} "
-              f"{inst.asset_class.name:<8} {inst.kind.name:<10} tick {inst.tick_size} lot {inst.lot_size}")
+        print(
+            f"{inst.instrument_id:>4} {inst.venue.name:<8} {inst.symbol:<24} "
+            f"{inst.asset_class.name:<8} {inst.kind.name:<10} tick {inst.tick_size} lot {inst.lot_size}"
+        )
     return 0
 
 
@@ -140,20 +158,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qk", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="simulated feed -> ring -> WAL writer -> replay, with a report")
+    demo = sub.add_parser(
+        "demo", help="simulated feed -> ring -> WAL writer -> replay, with a report"
+    )
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="output directory")
     demo.add_argument("--records", type=int, default=200_000, help="number of simulated trades")
     demo.add_argument("--seed", type=int, default=7, help="seed of the simulated feed")
     demo.set_defaults(func=_cmd_demo)
 
     rings = sub.add_parser("rings", help="inspect or clean up shared-memory rings").add_subparsers(
-        dest="rings_command", required=True)
+        dest="rings_command", required=True
+    )
     rings.add_parser("ls", help="list rings and their consumers").set_defaults(func=_cmd_rings_ls)
     rings.add_parser("cleanup", help="unlink rings no live process uses").set_defaults(
-        func=_cmd_rings_cleanup)
+        func=_cmd_rings_cleanup
+    )
 
     wal = sub.add_parser("wal", help="recover, verify or dump a WAL directory").add_subparsers(
-        dest="wal_command", required=True)
+        dest="wal_command", required=True
+    )
     rec = wal.add_parser("recover", help="truncate a torn tail, quarantining what is dropped")
     rec.add_argument("dir", type=Path)
     rec.add_argument("--verify-all", action="store_true", help="check every segment's CRCs")
@@ -169,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     dump.set_defaults(func=_cmd_wal_dump)
 
     inst = sub.add_parser("instruments", help="instrument master files").add_subparsers(
-        dest="instruments_command", required=True)
+        dest="instruments_command", required=True
+    )
     ls = inst.add_parser("ls", help="list the instruments of a file")
     ls.add_argument("--file", type=Path, default=Path("configs/instruments.toml"))
     ls.set_defaults(func=_cmd_instruments_ls)
@@ -179,11 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``qk``."""
+    """Entry point of ``qk``. Expected failures print one clear line and exit 2."""
+    from qk.instruments import InstrumentError
+    from qk.rings import RingError
+    from qk.wal import WalError
+
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, WalError, RingError, InstrumentError) as exc:
         print(f"qk: error: {exc}", file=sys.stderr)
         return 2
     return code

@@ -182,6 +182,7 @@ class Ring:
         self._info = info
         self._producing = False
         self._consumers: dict[int, Consumer] = {}
+        self._created = False
 
     # ---- life cycle -------------------------------------------------------------------------
 
@@ -238,7 +239,9 @@ class Ring:
         view.initialise(
             slot_size, capacity, max_consumers, schema_hash, stream_id, pid, start, name.encode()
         )
-        return cls(name, buf, view, _read_meta(buf, name))
+        ring = cls(name, buf, view, _read_meta(buf, name))
+        ring._created = True
+        return ring
 
     @classmethod
     def attach(
@@ -318,7 +321,11 @@ class Ring:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close; the ``with`` block of the process that created the ring also unlinks it (a
+        clean shutdown leaves nothing in /dev/shm)."""
         self.close()
+        if self._created:
+            self.unlink()
 
     # ---- producer and consumers ---------------------------------------------------------------
 
@@ -474,7 +481,9 @@ class Ring:
             if state != _ring.STATE_ACTIVE:
                 continue
             out.append(
-                ConsumerInfo(index, name, BackPressure(policy), pid, cursor, gaps, is_alive(pid, start))
+                ConsumerInfo(
+                    index, name, BackPressure(policy), pid, cursor, gaps, is_alive(pid, start)
+                )
             )
         return out
 

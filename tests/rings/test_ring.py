@@ -317,3 +317,15 @@ class TestDetachAndResume:
         assert second.producer().write(record(1)) == 1
         assert not second.closed
         second.close()
+
+
+def test_creator_with_block_unlinks_on_clean_exit_attacher_does_not(shm_name: str) -> None:
+    from pathlib import Path
+
+    segment = Path(f"/dev/shm/qk.{shm_name}")
+    with Ring.create(shm_name, slot_size=64, capacity=8) as owner:
+        with Ring.attach(shm_name) as other:
+            other.consumer("c")
+        assert segment.exists()
+        owner.producer().write(record(0))
+    assert not segment.exists()
