@@ -7,7 +7,8 @@ echo "== mypy --strict qk"
 .venv/bin/mypy --strict qk
 echo "== generated record layouts in sync"
 .venv/bin/python -m qk.schemas.generate --check
-echo "== qk-bench smoke (ring, quick)"
-.venv/bin/qk-bench ring --quick --json out/bench/ring-quick.json > /dev/null
+echo "== qk-bench --quick (the benchmarks run in CI; figures in out/bench/)"
+.venv/bin/qk-bench ring --quick --json out/bench/ring-quick.json
+.venv/bin/qk-bench wal --quick --json out/bench/wal-quick.json
 echo "== pytest"
 exec .venv/bin/pytest -q "$@"
