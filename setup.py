@@ -17,6 +17,9 @@ EXTENSIONS = {
     "qk.schemas._layout": "cext/layout.pyx",
     "qk.rings._ring": "cext/ring.pyx",
     "qk.wal._frames": "cext/wal.pyx",
+    "qk.bars._aggregate": "cext/aggregate.pyx",
+    "qk.books._book": "cext/book.pyx",
+    "qk.indicators._indicators": "cext/indicators.pyx",
 }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 
 SUITES = {
+    "ingest": "qk.bench.ingest",
     "ring": "qk.bench.ring",
     "wal": "qk.bench.wal",
 }

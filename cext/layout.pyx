@@ -121,7 +121,7 @@ def cython_layout_table():
     rows.append(('BarEvent', 'corr_id', <size_t>(<char *>&_bar_event.corr_id) - <size_t>(<char *>&_bar_event), sizeof(_bar_event.corr_id)))
     rows.append(('BarEvent', 'instrument_id', <size_t>(<char *>&_bar_event.instrument_id) - <size_t>(<char *>&_bar_event), sizeof(_bar_event.instrument_id)))
     rows.append(('BarEvent', 'bar_source', <size_t>(<char *>&_bar_event.bar_source) - <size_t>(<char *>&_bar_event), sizeof(_bar_event.bar_source)))
-    rows.append(('BarEvent', 'reserved0', <size_t>(<char *>&_bar_event.reserved0) - <size_t>(<char *>&_bar_event), sizeof(_bar_event.reserved0)))
+    rows.append(('BarEvent', 'aggregation', <size_t>(<char *>&_bar_event.aggregation) - <size_t>(<char *>&_bar_event), sizeof(_bar_event.aggregation)))
     rows.append(('BarEvent', 'revision', <size_t>(<char *>&_bar_event.revision) - <size_t>(<char *>&_bar_event), sizeof(_bar_event.revision)))
     rows.append(('BarEvent', 'timeframe_ns', <size_t>(<char *>&_bar_event.timeframe_ns) - <size_t>(<char *>&_bar_event), sizeof(_bar_event.timeframe_ns)))
     rows.append(('BarEvent', 'open_time', <size_t>(<char *>&_bar_event.open_time) - <size_t>(<char *>&_bar_event), sizeof(_bar_event.open_time)))

@@ -8,7 +8,7 @@
 /* Records are stored little-endian; the numpy dtypes say so explicitly. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "QuantKubera records assume a little-endian machine");
 
-#define QK_SCHEMA_HASH UINT64_C(0xc564d283ca77bee1)
+#define QK_SCHEMA_HASH UINT64_C(0x47ef8a9df3923883)
 #define QK_HEADER_SIZE 40
 #define QK_MAX_RECORD_SIZE 472
 #define QK_DEPTH_LEVELS 10
@@ -29,8 +29,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "QuantKubera records a
 #define QK_VERSION_DEPTH_EVENT 1
 #define QK_HASH_DEPTH_EVENT UINT64_C(0x1c8fb1d121747277)
 #define QK_TYPE_BAR_EVENT 5
-#define QK_VERSION_BAR_EVENT 1
-#define QK_HASH_BAR_EVENT UINT64_C(0x87e00868de65b362)
+#define QK_VERSION_BAR_EVENT 2
+#define QK_HASH_BAR_EVENT UINT64_C(0xc5d46548575c0dbc)
 #define QK_TYPE_ORDER_INTENT 16
 #define QK_VERSION_ORDER_INTENT 1
 #define QK_HASH_ORDER_INTENT UINT64_C(0x4e471705dfaab09e)
@@ -173,7 +173,7 @@ typedef struct qk_depth_event {
 } qk_depth_event_t;
 _Static_assert(sizeof(qk_depth_event_t) == 472, "DepthEvent must be 472 bytes");
 
-/* BarEvent: One OHLCV bar. ts_event is the close time of the bar. A revision of a published bar repeats it with REVISED set and a higher revision. */
+/* BarEvent: One OHLCV bar. ts_event is the close time of the bar; ts_recv and corr_id are those of the tick (or the flush) that published it. A revision of a published bar repeats it with REVISED set and a higher revision; the last publication of a bar is its final state. */
 typedef struct qk_bar_event {
     uint16_t type;  /* @0 record type id */
     uint8_t version;  /* @2 layout version of this type */
@@ -186,18 +186,18 @@ typedef struct qk_bar_event {
     uint64_t corr_id;  /* @32 correlation id of the tick that caused this record */
     uint32_t instrument_id;  /* @40 instrument master id (0 = none) */
     uint8_t bar_source;  /* @44 what the bar was built from */
-    char reserved0[1];  /* @45 zero */
+    uint8_t aggregation;  /* @45 time, tick-count or volume bar */
     uint16_t revision;  /* @46 0 for the first publication, +1 per revision */
-    int64_t timeframe_ns;  /* @48 bar length, ns */
+    int64_t timeframe_ns;  /* @48 bar size: the duration in ns for TIME bars, the trade count N for TICK bars, the quantity N (qty) for VOLUME bars */
     int64_t open_time;  /* @56 interval start (inclusive), ns since epoch UTC */
-    int64_t close_time;  /* @64 interval end (exclusive), ns since epoch UTC */
+    int64_t close_time;  /* @64 interval end (exclusive), ns since epoch UTC; for TICK/VOLUME bars the event time of the last trade */
     int64_t open;  /* @72 open (price) */
     int64_t high;  /* @80 high (price) */
     int64_t low;  /* @88 low (price) */
     int64_t close;  /* @96 close (price) */
-    int64_t volume;  /* @104 traded volume (qty) */
+    int64_t volume;  /* @104 traded volume (qty); 0 for quote bars */
     int64_t vwap;  /* @112 volume-weighted average price (avg price), 0 if no volume */
-    uint64_t trade_count;  /* @120 number of trades */
+    uint64_t trade_count;  /* @120 number of trades (quote updates for quote bars) */
 } qk_bar_event_t;
 _Static_assert(sizeof(qk_bar_event_t) == 128, "BarEvent must be 128 bytes");
 
@@ -283,7 +283,7 @@ typedef struct qk_order_update {
     int64_t trigger_price;  /* @128 trigger (price), 0 if none */
     int64_t quantity;  /* @136 order quantity (qty) */
     int64_t filled_quantity;  /* @144 cumulative filled quantity (qty) */
-    int64_t leaves_quantity;  /* @152 quantity still working (qty) */
+    int64_t leaves_quantity;  /* @152 quantity - filled_quantity (qty); working only while the status is open */
     int64_t avg_price;  /* @160 average fill price (avg price), 0 if nothing filled */
     int64_t expire_time;  /* @168 GTD expiry, ns since epoch UTC, 0 if none */
 } qk_order_update_t;
@@ -618,7 +618,7 @@ static const qk_layout_entry_t qk_layout_table[] = {
     {"BarEvent", "corr_id", offsetof(qk_bar_event_t, corr_id), sizeof(((qk_bar_event_t *)0)->corr_id), _Alignof(uint64_t)},
     {"BarEvent", "instrument_id", offsetof(qk_bar_event_t, instrument_id), sizeof(((qk_bar_event_t *)0)->instrument_id), _Alignof(uint32_t)},
     {"BarEvent", "bar_source", offsetof(qk_bar_event_t, bar_source), sizeof(((qk_bar_event_t *)0)->bar_source), _Alignof(uint8_t)},
-    {"BarEvent", "reserved0", offsetof(qk_bar_event_t, reserved0), sizeof(((qk_bar_event_t *)0)->reserved0), _Alignof(char[1])},
+    {"BarEvent", "aggregation", offsetof(qk_bar_event_t, aggregation), sizeof(((qk_bar_event_t *)0)->aggregation), _Alignof(uint8_t)},
     {"BarEvent", "revision", offsetof(qk_bar_event_t, revision), sizeof(((qk_bar_event_t *)0)->revision), _Alignof(uint16_t)},
     {"BarEvent", "timeframe_ns", offsetof(qk_bar_event_t, timeframe_ns), sizeof(((qk_bar_event_t *)0)->timeframe_ns), _Alignof(int64_t)},
     {"BarEvent", "open_time", offsetof(qk_bar_event_t, open_time), sizeof(((qk_bar_event_t *)0)->open_time), _Alignof(int64_t)},
@@ -888,7 +888,7 @@ static const qk_record_info_t qk_record_table[] = {
     {"TradeEvent", 2, 1, sizeof(qk_trade_event_t), _Alignof(qk_trade_event_t)},
     {"QuoteEvent", 3, 1, sizeof(qk_quote_event_t), _Alignof(qk_quote_event_t)},
     {"DepthEvent", 4, 1, sizeof(qk_depth_event_t), _Alignof(qk_depth_event_t)},
-    {"BarEvent", 5, 1, sizeof(qk_bar_event_t), _Alignof(qk_bar_event_t)},
+    {"BarEvent", 5, 2, sizeof(qk_bar_event_t), _Alignof(qk_bar_event_t)},
     {"OrderIntent", 16, 1, sizeof(qk_order_intent_t), _Alignof(qk_order_intent_t)},
     {"OrderAck", 17, 1, sizeof(qk_order_ack_t), _Alignof(qk_order_ack_t)},
     {"OrderUpdate", 18, 1, sizeof(qk_order_update_t), _Alignof(qk_order_update_t)},

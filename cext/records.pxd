@@ -147,7 +147,7 @@ cdef extern from "records.h" nogil:
         uint64_t corr_id
         uint32_t instrument_id
         uint8_t bar_source
-        char reserved0[1]
+        uint8_t aggregation
         uint16_t revision
         int64_t timeframe_ns
         int64_t open_time

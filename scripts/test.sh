@@ -10,5 +10,6 @@ echo "== generated record layouts in sync"
 echo "== qk-bench --quick (the benchmarks run in CI; figures in out/bench/)"
 .venv/bin/qk-bench ring --quick --json out/bench/ring-quick.json
 .venv/bin/qk-bench wal --quick --json out/bench/wal-quick.json
+.venv/bin/qk-bench ingest --quick --json out/bench/ingest-quick.json
 echo "== pytest"
 exec .venv/bin/pytest -q "$@"

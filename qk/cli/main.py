@@ -1,7 +1,7 @@
 """``qk``: the QuantKubera command line.
 
-Subcommands available now (the Foundation): ``demo``, ``rings ls|cleanup``,
-``wal recover|verify|dump``, ``instruments ls``, ``schemas``. The trading commands (``backtest``,
+Subcommands available now: ``demo``, ``bars``, ``rings ls|cleanup``, ``wal recover|verify|dump``,
+``instruments ls``, ``schemas``. The trading commands (``backtest``,
 ``start``, ``replay``...) arrive with the issues that build them.
 """
 
@@ -153,6 +153,12 @@ def _cmd_schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bars(args: argparse.Namespace) -> int:
+    from qk.bars.cli import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``qk`` argument parser."""
     parser = argparse.ArgumentParser(prog="qk", description=__doc__.split("\n\n")[0])
@@ -199,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     ls.set_defaults(func=_cmd_instruments_ls)
 
     sub.add_parser("schemas", help="record types and sizes").set_defaults(func=_cmd_schemas)
+
+    from qk.bars.cli import configure_parser as configure_bars
+
+    bars = sub.add_parser("bars", help="trades file (CSV/Parquet) -> one bars CSV per timeframe")
+    configure_bars(bars)
+    bars.set_defaults(func=_cmd_bars)
     return parser
 
 

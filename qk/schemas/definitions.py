@@ -18,6 +18,7 @@ from qk.schemas.enums import (
     AckResult,
     AggressorSide,
     AssetClass,
+    BarAggregation,
     BarFlag,
     BarSource,
     ComponentState,
@@ -162,24 +163,35 @@ RECORDS: tuple[RecordDef, ...] = (
     RecordDef(
         "BarEvent",
         RecordType.BAR_EVENT,
-        1,
-        "One OHLCV bar. ts_event is the close time of the bar. A revision of a published bar "
-        "repeats it with REVISED set and a higher revision.",
+        2,
+        "One OHLCV bar. ts_event is the close time of the bar; ts_recv and corr_id are those of "
+        "the tick (or the flush) that published it. A revision of a published bar repeats it with "
+        "REVISED set and a higher revision; the last publication of a bar is its final state.",
         (
             _INSTRUMENT,
             F("bar_source", "u8", "what the bar was built from", BarSource),
-            F("reserved0", "char[1]", "zero"),
+            F("aggregation", "u8", "time, tick-count or volume bar", BarAggregation),
             F("revision", "u16", "0 for the first publication, +1 per revision"),
-            F("timeframe_ns", "i64", "bar length, ns"),
+            F(
+                "timeframe_ns",
+                "i64",
+                "bar size: the duration in ns for TIME bars, the trade count N for TICK bars, "
+                "the quantity N (qty) for VOLUME bars",
+            ),
             F("open_time", "i64", "interval start (inclusive), ns since epoch UTC"),
-            F("close_time", "i64", "interval end (exclusive), ns since epoch UTC"),
+            F(
+                "close_time",
+                "i64",
+                "interval end (exclusive), ns since epoch UTC; for TICK/VOLUME bars the event "
+                "time of the last trade",
+            ),
             F("open", "i64", "open (price)"),
             F("high", "i64", "high (price)"),
             F("low", "i64", "low (price)"),
             F("close", "i64", "close (price)"),
-            F("volume", "i64", "traded volume (qty)"),
+            F("volume", "i64", "traded volume (qty); 0 for quote bars"),
             F("vwap", "i64", "volume-weighted average price (avg price), 0 if no volume"),
-            F("trade_count", "u64", "number of trades"),
+            F("trade_count", "u64", "number of trades (quote updates for quote bars)"),
         ),
         flags=BarFlag,
     ),
@@ -251,7 +263,11 @@ RECORDS: tuple[RecordDef, ...] = (
             F("trigger_price", "i64", "trigger (price), 0 if none"),
             F("quantity", "i64", "order quantity (qty)"),
             F("filled_quantity", "i64", "cumulative filled quantity (qty)"),
-            F("leaves_quantity", "i64", "quantity still working (qty)"),
+            F(
+                "leaves_quantity",
+                "i64",
+                "quantity - filled_quantity (qty); working only while the status is open",
+            ),
             F("avg_price", "i64", "average fill price (avg price), 0 if nothing filled"),
             F("expire_time", "i64", "GTD expiry, ns since epoch UTC, 0 if none"),
         ),

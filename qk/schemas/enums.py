@@ -240,6 +240,8 @@ class OrderStatus(IntEnum):
     """Cancelled (possibly after partial fills)."""
     EXPIRED = 12
     """Expired by time in force."""
+    UNKNOWN = 13
+    """The outcome of the submit is not known (timeout, 5XX); reconciliation settles it."""
 
 
 class OrderEventKind(IntEnum):
@@ -270,9 +272,13 @@ class OrderEventKind(IntEnum):
     CANCEL_REJECTED = 12
     """The venue refused a cancel (e.g. already filled)."""
     FILLED = 13
-    """A fill arrived (partial or complete; see status)."""
+    """A fill completed the order's quantity."""
     EXPIRED = 14
     """It expired."""
+    STATUS_UNKNOWN = 15
+    """A submit timed out or failed with 5XX: the venue may or may not have the order."""
+    PARTIALLY_FILLED = 16
+    """A fill that leaves quantity unfilled."""
 
 
 class RejectReason(IntEnum):
@@ -461,16 +467,20 @@ class DepthFlag(IntFlag):
 
 
 class BarFlag(IntFlag):
-    """Header ``flags`` bits of BarEvent."""
+    """Header ``flags`` bits of BarEvent.
+
+    Value 8 was ``GAP`` in BarEvent layout v1; no writer ever set it and it is not reused.
+    """
 
     REVISED = 1
     """A revision of a bar already published (a late tick within the allowed lateness)."""
     INCOMPLETE = 2
-    """Closed by a wall-clock timeout, or the feed had a gap in its interval."""
+    """Trades may be missing: a venue sequence gap overlapped the interval (a resync was asked)."""
     EMPTY = 4
-    """No trades in the interval; OHLC repeat the previous close."""
-    GAP = 8
-    """A venue sequence gap hit this bar's interval (resync happened)."""
+    """No trades in the interval; OHLC repeat the previous close, volume and count are 0."""
+    FLUSHED = 16
+    """Published by a wall-clock flush while the feed was quiet, before the event-time watermark
+    passed the bar's end."""
 
 
 class BarSource(IntEnum):
@@ -480,5 +490,20 @@ class BarSource(IntEnum):
     """Published by the venue (e.g. a kline)."""
     TRADES = 2
     """Aggregated locally from trades."""
-    QUOTES = 3
-    """Aggregated locally from mid quotes."""
+    QUOTE_MID = 3
+    """Aggregated locally from mid quotes ((bid + ask) // 2, rounded down to the price grid)."""
+    QUOTE_BID = 4
+    """Aggregated locally from best bid prices."""
+    QUOTE_ASK = 5
+    """Aggregated locally from best ask prices."""
+
+
+class BarAggregation(IntEnum):
+    """How a bar's interval is delimited (BarEvent ``aggregation``)."""
+
+    TIME = 1
+    """A fixed duration on the venue's session grid; ``timeframe_ns`` is the duration in ns."""
+    TICK = 2
+    """Every N trades (or quote updates); ``timeframe_ns`` holds N."""
+    VOLUME = 3
+    """Until the traded quantity reaches N; ``timeframe_ns`` holds N (qty, fixed point)."""

@@ -24,7 +24,7 @@ LOCKED_LAYOUTS = {
     "TradeEvent": (1, 0x8856B1D17B4E05A2),
     "QuoteEvent": (1, 0x03656D264E82FE8A),
     "DepthEvent": (1, 0x1C8FB1D121747277),
-    "BarEvent": (1, 0x87E00868DE65B362),
+    "BarEvent": (2, 0xC5D46548575C0DBC),
     "OrderIntent": (1, 0x4E471705DFAAB09E),
     "OrderAck": (1, 0xA359CD23BA8BB1E2),
     "OrderUpdate": (1, 0x9D5ABD7F32FD36FD),
