@@ -45,7 +45,8 @@ def _bars(agg: BarAggregator, times: list[int]) -> np.ndarray:
 def test_nse_data_file_names_its_source_and_date_and_covers_2025_and_2026() -> None:
     cal = nse_calendar()
     assert cal.years == (2025, 2026)
-    assert "2026-11-25" in cal.source and "NOT verified" in cal.source
+    assert "2026-11-25" in cal.source and "(verified)" in cal.source
+    assert dt.date(2026, 1, 15) in cal.holidays  # the municipal-election closure (NSE, January 2026)
     assert dt.date(2025, 12, 25) in cal.holidays
     assert all(day.weekday() < 5 for day in cal.holidays)
 
