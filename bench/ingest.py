@@ -24,33 +24,18 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 from qk.bars import BarAggregator, BarSpec, parse_duration
-from qk.instruments import Instrument
-from qk.marketdata.sim import random_walk_trades
-from qk.schemas.enums import AssetClass, InstrumentKind, Venue
+from qk.marketdata.sim import SIM_BTCUSDT, random_walk_trades
 
 TRADES = 1_000_000
 TIMEFRAMES = ("1s", "1m", "5m")
 PANDAS_RULES = ("1s", "1min", "5min")
 
-_INSTRUMENT = Instrument(
-    instrument_id=1,
-    venue=Venue.SIM,
-    symbol="BTCUSDT",
-    asset_class=AssetClass.CRYPTO,
-    kind=InstrumentKind.SPOT,
-    tick_size=Decimal("0.01"),
-    lot_size=Decimal("0.00001"),
-    price_precision=2,
-    size_precision=5,
-    currency="USDT",
-    base_currency="BTC",
-)
+_INSTRUMENT = SIM_BTCUSDT
 
 
 def _specs() -> list[BarSpec]:

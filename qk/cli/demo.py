@@ -19,11 +19,10 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from qk.instruments import Instrument, InstrumentMaster
-from qk.marketdata.sim import random_walk_trades
+from qk.instruments import InstrumentMaster
+from qk.marketdata.sim import SIM_BTCUSDT, random_walk_trades
 from qk.rings import Ring, cleanup_stale
 from qk.schemas import SCHEMA_HASH, dtype_of
-from qk.schemas.enums import AssetClass, InstrumentKind, Venue
 from qk.schemas.fixed import from_raw
 from qk.wal import DurableMark, WalReader
 
@@ -31,19 +30,6 @@ SLOT_SIZE = 128
 FEED_BATCH = 512
 MD_STREAM = 1
 
-SIM_BTCUSDT = Instrument(
-    instrument_id=1,
-    venue=Venue.SIM,
-    symbol="BTCUSDT",
-    asset_class=AssetClass.CRYPTO,
-    kind=InstrumentKind.SPOT,
-    tick_size=Decimal("0.01"),
-    lot_size=Decimal("0.00001"),
-    price_precision=2,
-    size_precision=5,
-    currency="USDT",
-    base_currency="BTC",
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,15 +8,32 @@ regenerate exactly what a session saw.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import numpy.typing as npt
 
 from qk.instruments import Instrument
 from qk.schemas import new_records
-from qk.schemas.enums import AggressorSide
+from qk.schemas.enums import AggressorSide, AssetClass, InstrumentKind, Venue
 
 # 2026-01-01T00:00:00Z: a fixed start so the default demo is reproducible.
 DEFAULT_START_NS = 1_767_225_600_000_000_000
+
+SIM_BTCUSDT = Instrument(
+    instrument_id=1,
+    venue=Venue.SIM,
+    symbol="BTCUSDT",
+    asset_class=AssetClass.CRYPTO,
+    kind=InstrumentKind.SPOT,
+    tick_size=Decimal("0.01"),
+    lot_size=Decimal("0.00001"),
+    price_precision=2,
+    size_precision=5,
+    currency="USDT",
+    base_currency="BTC",
+)
+"""The built-in simulated venue's instrument: Binance BTCUSDT's tick and lot (configs/instruments.toml)."""
 
 
 def random_walk_trades(
