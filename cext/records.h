@@ -8,7 +8,7 @@
 /* Records are stored little-endian; the numpy dtypes say so explicitly. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "QuantKubera records assume a little-endian machine");
 
-#define QK_SCHEMA_HASH UINT64_C(0x47ef8a9df3923883)
+#define QK_SCHEMA_HASH UINT64_C(0x222358bebff433e4)
 #define QK_HEADER_SIZE 40
 #define QK_MAX_RECORD_SIZE 472
 #define QK_DEPTH_LEVELS 10

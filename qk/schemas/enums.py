@@ -372,6 +372,14 @@ class RiskReason(IntEnum):
     """Not enough margin for the order."""
     STALE_MARKET_DATA = 21
     """Market data older than allowed."""
+    TRADING_REDUCING = 22
+    """The strategy (or everything) is REDUCING and the order does not reduce a position."""
+    MIN_QUANTITY = 23
+    """Quantity below the venue minimum."""
+    MAX_QUANTITY = 24
+    """Quantity above the venue maximum."""
+    REDUCE_ONLY_INCREASES = 25
+    """A reduce-only order that would open or increase a position."""
 
 
 class RiskAction(IntEnum):
@@ -391,6 +399,8 @@ class RiskAction(IntEnum):
     """Positions are being closed."""
     RESUME = 7
     """A halt was lifted."""
+    REDUCE_ONLY = 8
+    """Only position-reducing orders are allowed."""
 
 
 class Severity(IntEnum):
