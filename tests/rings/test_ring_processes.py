@@ -3,6 +3,7 @@ consumers, lossy gap accounting, and clean-up after a crashed session."""
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import multiprocessing as mp
 import os
@@ -93,7 +94,7 @@ def consumer_main(
     view = memoryview(buf)
     k = int(progress[0])
     reads = 0
-    try:
+    with contextlib.suppress(RingClosed):  # the producer closed the ring: all read
         while True:
             n = c.read_batch(buf, timeout=10)
             if n == 0:
@@ -109,14 +110,8 @@ def consumer_main(
             reads += 1
             if slow_every and reads % slow_every == 0:
                 time.sleep(0.001)
-    except RingClosed:
-        pass
     gaps_out[0] = c.gaps
     ring.close()
-
-
-def run(proc: mp.process.BaseProcess) -> None:
-    proc.start()
 
 
 def join_all(procs: list[mp.process.BaseProcess], timeout: float = 60) -> None:
