@@ -31,7 +31,6 @@ FEED_BATCH = 512
 MD_STREAM = 1
 
 
-
 @dataclass(frozen=True, slots=True)
 class DemoReport:
     """What the demo measured; written to ``report.json``."""

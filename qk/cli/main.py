@@ -1,7 +1,7 @@
 """``qk``: the QuantKubera command line.
 
-Subcommands available now: ``demo``, ``bars``, ``rings ls|cleanup``, ``wal recover|verify|dump``,
-``instruments ls``, ``schemas``. The trading commands (``backtest``,
+Subcommands available now: ``demo``, ``bars``, ``new strategy``, ``rings ls|cleanup``,
+``wal recover|verify|dump``, ``instruments ls``, ``schemas``. The trading commands (``backtest``,
 ``start``, ``replay``...) arrive with the issues that build them.
 """
 
@@ -153,6 +153,22 @@ def _cmd_schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_new_strategy(args: argparse.Namespace) -> int:
+    from qk.strategy.template import render_strategy
+
+    files = render_strategy(args.name)
+    root: Path = args.root
+    existing = [rel for rel in files if (root / rel).exists()]
+    if existing:
+        raise ValueError(f"refusing to overwrite {', '.join(existing)}")
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    return 0
+
+
 def _cmd_bars(args: argparse.Namespace) -> int:
     from qk.bars.cli import run
 
@@ -205,6 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
     ls.set_defaults(func=_cmd_instruments_ls)
 
     sub.add_parser("schemas", help="record types and sizes").set_defaults(func=_cmd_schemas)
+
+    new = sub.add_parser("new", help="create from a template").add_subparsers(
+        dest="new_command", required=True
+    )
+    new_strategy = new.add_parser(
+        "strategy", help="a documented strategy skeleton, its deployment descriptor and a test"
+    )
+    new_strategy.add_argument("name", help="snake_case module name, e.g. mean_reversion")
+    new_strategy.add_argument("--root", type=Path, default=Path("."), help="project root")
+    new_strategy.set_defaults(func=_cmd_new_strategy)
 
     from qk.bars.cli import configure_parser as configure_bars
 

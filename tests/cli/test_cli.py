@@ -92,3 +92,19 @@ def test_missing_wal_directory_is_a_clear_error(
 ) -> None:
     assert main(["wal", "verify", str(tmp_path / "nope")]) == 2
     assert "qk: error:" in capsys.readouterr().err
+
+
+def test_new_strategy_writes_skeleton_descriptor_and_test_and_refuses_to_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["new", "strategy", "mean_reversion", "--root", str(tmp_path)]) == 0
+    for rel in (
+        "strategies/mean_reversion.py",
+        "configs/mean_reversion_sim.toml",
+        "tests/strategies/test_mean_reversion.py",
+    ):
+        assert (tmp_path / rel).is_file(), rel
+    assert "class MeanReversion" in (tmp_path / "strategies/mean_reversion.py").read_text()
+    assert main(["new", "strategy", "mean_reversion", "--root", str(tmp_path)]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert main(["new", "strategy", "Bad-Name", "--root", str(tmp_path)]) == 2
