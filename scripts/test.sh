@@ -2,7 +2,7 @@
 # The test command: lint (ruff), types (mypy --strict on qk/), generated files in sync, then pytest.
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 echo "== ruff"
-.venv/bin/ruff check qk bench tests
+.venv/bin/ruff check qk bench tests strategies
 echo "== mypy --strict qk"
 .venv/bin/mypy --strict qk
 echo "== generated record layouts in sync"
