@@ -1,0 +1,247 @@
+"""The engine's :class:`~qk.strategy.StrategyContext`: one strategy's view of an
+:class:`~qk.oms.OrderManager`.
+
+Commands are validated here exactly as :class:`~qk.strategy.RecordingContext` validates them
+(the same ``check_quantity`` / ``check_price``), converted to raw fixed point with the
+instrument's precisions, built into an :class:`~qk.orders.Order` with the next deterministic
+client order id, and handed to the manager (risk, then the exchange).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from qk.instruments import Instrument
+from qk.oms.clock import SimulatedClock
+from qk.orders import ClientOrderId, Order
+from qk.schemas.enums import OrderFlag, OrderType, Side, TimeInForce
+from qk.strategy import (
+    AccountView,
+    InvalidOrderRequest,
+    OrderRequestReason,
+    PositionView,
+    StrategyContext,
+    check_price,
+    check_quantity,
+)
+
+if TYPE_CHECKING:
+    from qk.oms.manager import OrderManager
+
+__all__ = ["EngineContext"]
+
+
+class EngineContext(StrategyContext):
+    """What one strategy sees of the engine. Built by :meth:`OrderManager.add_strategy`.
+
+    Args:
+        manager: The engine.
+        strategy_id: The strategy's id.
+        instrument_ids: The instruments it is deployed on (looked up in the portfolio's
+            instrument master).
+    """
+
+    def __init__(
+        self, manager: OrderManager, strategy_id: int, instrument_ids: Iterable[int]
+    ) -> None:
+        self._manager = manager
+        self._strategy_id = strategy_id
+        master = manager.instruments
+        self._instruments = {iid: master.get(iid) for iid in instrument_ids}
+        self._by_symbol = {i.symbol: i for i in self._instruments.values()}
+        self._log = structlog.get_logger("qk.strategy").bind(strategy_id=strategy_id)
+
+    # -- identity and time --------------------------------------------------------------------
+
+    @property
+    def strategy_id(self) -> int:
+        """This strategy's id."""
+        return self._strategy_id
+
+    @property
+    def clock(self) -> SimulatedClock:
+        """Market time of the engine."""
+        return self._manager.clock
+
+    @property
+    def log(self) -> Any:
+        """A structlog logger bound with ``strategy_id``."""
+        return self._log
+
+    # -- order commands -----------------------------------------------------------------------
+
+    def submit_market(
+        self,
+        instrument_id: int,
+        side: Side,
+        quantity: Decimal | int,
+        *,
+        time_in_force: TimeInForce = TimeInForce.IOC,
+    ) -> ClientOrderId:
+        """Submit a market order (see :meth:`StrategyContext.submit_market`)."""
+        return self._submit(
+            instrument_id, side, OrderType.MARKET, quantity, None, None, time_in_force, False
+        )
+
+    def submit_limit(
+        self,
+        instrument_id: int,
+        side: Side,
+        quantity: Decimal | int,
+        price: Decimal | int,
+        *,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+    ) -> ClientOrderId:
+        """Submit a limit order (see :meth:`StrategyContext.submit_limit`)."""
+        return self._submit(
+            instrument_id, side, OrderType.LIMIT, quantity, price, None, time_in_force, post_only
+        )
+
+    def submit_stop(
+        self,
+        instrument_id: int,
+        side: Side,
+        quantity: Decimal | int,
+        trigger_price: Decimal | int,
+        *,
+        limit_price: Decimal | int | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+    ) -> ClientOrderId:
+        """Submit a stop order (see :meth:`StrategyContext.submit_stop`)."""
+        order_type = OrderType.STOP_MARKET if limit_price is None else OrderType.STOP_LIMIT
+        return self._submit(
+            instrument_id, side, order_type, quantity, limit_price, trigger_price,
+            time_in_force, False,
+        )  # fmt: skip
+
+    def modify(
+        self,
+        client_order_id: ClientOrderId,
+        *,
+        quantity: Decimal | int | None = None,
+        price: Decimal | int | None = None,
+        trigger_price: Decimal | int | None = None,
+    ) -> None:
+        """Request a change of a working order (see :meth:`StrategyContext.modify`)."""
+        order = self._own(client_order_id)
+        if quantity is None and price is None and trigger_price is None:
+            raise InvalidOrderRequest(
+                OrderRequestReason.EMPTY_MODIFY, f"modify of {client_order_id} changes nothing"
+            )
+        instrument = self.instrument(order.instrument_id)
+        self._manager.modify(
+            order.client_order_id.value,
+            quantity=None
+            if quantity is None
+            else instrument.quantity_to_raw(check_quantity(instrument, quantity)),
+            price=None
+            if price is None
+            else instrument.price_to_raw(check_price(instrument, price)),
+            trigger_price=None
+            if trigger_price is None
+            else instrument.price_to_raw(check_price(instrument, trigger_price, "trigger")),
+        )
+
+    def cancel(self, client_order_id: ClientOrderId) -> None:
+        """Request the cancel of a working order (see :meth:`StrategyContext.cancel`)."""
+        self._manager.cancel(self._own(client_order_id).client_order_id.value)
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def position(self, instrument_id: int) -> PositionView:
+        """This strategy's position in an instrument, fills up to now included."""
+        instrument = self.instrument(instrument_id)
+        position = self._manager.portfolio.position(self._strategy_id, instrument_id)
+        if position is None or position.quantity == 0:
+            return PositionView(instrument_id, Decimal(0))
+        average = position.average_price()
+        return PositionView(
+            instrument_id,
+            Decimal(position.quantity).scaleb(-instrument.size_precision),
+            None if average is None else Decimal(average.numerator) / average.denominator,
+        )
+
+    @property
+    def account(self) -> AccountView:
+        """This strategy's cash and equity in the account currency (zero before any)."""
+        state = self._manager.account_state(self._strategy_id)
+        if state is None:
+            return AccountView(self._manager.currency, Decimal(0), Decimal(0))
+        return AccountView(state.currency, state.cash, state.equity)
+
+    def instrument(self, key: int | str) -> Instrument:
+        """A deployed instrument by id or symbol (see :meth:`StrategyContext.instrument`)."""
+        found = self._by_symbol.get(key) if isinstance(key, str) else self._instruments.get(key)
+        if found is None:
+            deployed = ", ".join(i.name for i in self._instruments.values()) or "none"
+            raise InvalidOrderRequest(
+                OrderRequestReason.UNKNOWN_INSTRUMENT,
+                f"instrument {key!r} is not deployed for strategy {self._strategy_id} "
+                f"(deployed: {deployed})",
+            )
+        return found
+
+    # -- timers -------------------------------------------------------------------------------
+
+    def schedule_timer(
+        self, name: str, *, at_ns: int | None = None, every_ns: int | None = None
+    ) -> None:
+        """Schedule ``on_signal_timer(name, ts)`` on market time (see
+        :meth:`StrategyContext.schedule_timer`)."""
+        self._manager.schedule_timer(self._strategy_id, name, at_ns, every_ns)
+
+    def cancel_timer(self, name: str) -> None:
+        """Stop a timer; unknown names are ignored."""
+        self._manager.cancel_timer(self._strategy_id, name)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _own(self, client_order_id: ClientOrderId) -> Order:
+        value = client_order_id.value if isinstance(client_order_id, ClientOrderId) else -1
+        order = self._manager.owned_order(self._strategy_id, value)
+        if order is None:
+            raise InvalidOrderRequest(
+                OrderRequestReason.UNKNOWN_ORDER,
+                f"order {client_order_id} was not submitted by strategy {self._strategy_id}",
+            )
+        return order
+
+    def _submit(
+        self,
+        instrument_id: int,
+        side: Side,
+        order_type: OrderType,
+        quantity: Decimal | int,
+        price: Decimal | int | None,
+        trigger_price: Decimal | int | None,
+        time_in_force: TimeInForce,
+        post_only: bool,
+    ) -> ClientOrderId:
+        instrument = self.instrument(instrument_id)
+        # Validate before taking an id: a refused command must not consume a sequence number.
+        raw_quantity = instrument.quantity_to_raw(check_quantity(instrument, quantity))
+        raw_price = 0 if price is None else instrument.price_to_raw(check_price(instrument, price))
+        raw_trigger = (
+            0
+            if trigger_price is None
+            else instrument.price_to_raw(check_price(instrument, trigger_price, "trigger"))
+        )
+        order = Order(
+            client_order_id=self._manager.next_client_order_id(self._strategy_id),
+            instrument_id=instrument_id,
+            side=Side(side),
+            order_type=order_type,
+            quantity=raw_quantity,
+            price=raw_price,
+            trigger_price=raw_trigger,
+            time_in_force=time_in_force,
+            flags=OrderFlag.POST_ONLY if post_only else OrderFlag(0),
+            ts_init=self._manager.clock.now_ns(),
+        )
+        self._manager.submit(order)
+        return order.client_order_id

@@ -1,0 +1,508 @@
+"""The order manager: strategy commands → risk → simulated exchange → portfolio, risk, strategy.
+
+One :class:`OrderManager` runs every strategy of one account against one
+:class:`~qk.execution.SimulatedExchange` on market time. It owns the order table and the
+client order id generators; the exchange applies each outcome to the same
+:class:`~qk.orders.Order` through the transition table, and the manager books it:
+
+* a submit is checked by :class:`~qk.risk.RiskEngine` first; a denied order goes DENIED (through
+  the table) and never reaches the exchange;
+* each execution event moves the portfolio and risk (fills, closed orders, rejects) and reaches
+  the owning strategy as ``on_fill`` / ``on_order_update``;
+* each trade marks the portfolio and risk, then post-trade limits see the new account state;
+* timers fire in event-time order before the record that reaches their time.
+
+Strategy hooks never run inside another hook: what a command produces is queued and delivered
+when the current hook returns, in the order it happened. Nothing reads the wall clock.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+
+from qk.execution import ExecutionEvent, PositionProvider, SimulatedExchange
+from qk.oms.clock import SimulatedClock
+from qk.oms.errors import OmsError, OmsErrorReason
+from qk.oms.timers import TimerQueue
+from qk.orders import (
+    TERMINAL_STATUSES,
+    ClientOrderId,
+    ClientOrderIdGenerator,
+    Order,
+    OrderEventKind,
+)
+from qk.orders.records import fill_record, update_record
+from qk.portfolio import ACCOUNT, AccountState, InstrumentSource, Portfolio
+from qk.portfolio import Fill as PortfolioFill
+from qk.risk import GLOBAL, KillSwitchResult, OrderIntent, RiskEngine
+from qk.schemas.enums import OrderFlag, OrderType, RecordType, TimeInForce
+
+if TYPE_CHECKING:
+    from qk.oms.context import EngineContext
+    from qk.strategy import Strategy
+
+__all__ = ["JournalEntry", "JournalKind", "OrderManager", "net_position_of"]
+
+E = OrderEventKind
+
+
+class JournalKind(IntEnum):
+    """What a journal entry records (first element of each entry; stable codes)."""
+
+    TIMER_FIRED = 1
+    """(kind, strategy_id, name, at_ns)"""
+    TRADE_PROCESSED = 2
+    """(kind, ts_event, instrument_id, price, quantity)"""
+    ORDER_EVENT = 3
+    """(kind, *ExecutionEvent.as_tuple()) — DENIED is journalled the same way."""
+    RISK_EVENT = 4
+    """(kind, ts_event, strategy_id, instrument_id, client_order_id, reason, action)"""
+
+
+class _Hook(IntEnum):
+    """Which strategy hook a queued delivery calls."""
+
+    TICK = 1
+    TIMER = 2
+    ORDER_UPDATE = 3
+    FILL = 4
+    RISK_EVENT = 5
+
+
+_HOOK_METHODS: Final[dict[_Hook, str]] = {
+    _Hook.TICK: "on_tick",
+    _Hook.TIMER: "on_signal_timer",
+    _Hook.ORDER_UPDATE: "on_order_update",
+    _Hook.FILL: "on_fill",
+    _Hook.RISK_EVENT: "on_risk_event",
+}
+"""Which :class:`~qk.strategy.Strategy` method each queued delivery calls."""
+
+
+JournalEntry = tuple[int | str, ...]
+
+
+def net_position_of(portfolio: Portfolio) -> PositionProvider:
+    """A position provider for the exchange's reduce-only checks: the net of every strategy.
+
+    Pass it as ``SimulatedExchange(..., position=net_position_of(portfolio))`` so reduce-only
+    orders (kill-switch flattening) see the positions the manager books.
+    """
+
+    def net(instrument_id: int) -> int:
+        return sum(
+            position.quantity
+            for position in portfolio.positions()
+            if position.instrument.instrument_id == instrument_id
+        )
+
+    return net
+
+
+class OrderManager:
+    """Wires strategies, risk, the simulated exchange and the portfolio on market time.
+
+    ::
+
+        manager = OrderManager(exchange, risk, portfolio, master, currency="USDT")
+        strategy = manager.add_strategy(7, [btc.instrument_id], MyStrategy)
+        manager.start()
+        for record in trades:
+            manager.process_record(record)
+        manager.stop()
+
+    Args:
+        exchange: The simulated venue; its clock must not be ahead of ``start_ns``.
+        risk: The pre- and post-trade risk engine.
+        portfolio: Positions and cash of every strategy.
+        instruments: Instrument lookup (the instrument master) for the strategies' contexts.
+        currency: The account currency the strategies' accounts are read in.
+        start_ns: Initial market time.
+
+    Attributes:
+        journal: Everything that happened, in order, as plain values (timers fired, trades
+            processed, order events, risk events): two runs over the same inputs give equal
+            journals.
+    """
+
+    def __init__(
+        self,
+        exchange: SimulatedExchange,
+        risk: RiskEngine,
+        portfolio: Portfolio,
+        instruments: InstrumentSource,
+        *,
+        currency: str,
+        start_ns: int = 0,
+    ) -> None:
+        self._exchange = exchange
+        self._risk = risk
+        self._portfolio = portfolio
+        self.instruments = instruments
+        self.currency = currency
+        self._clock = SimulatedClock(start_ns)
+        self._timers = TimerQueue()
+        self._orders: dict[int, Order] = {}
+        self._ids: dict[int, ClientOrderIdGenerator] = {}
+        self._strategies: dict[int, Strategy] = {}
+        self._contexts: dict[int, EngineContext] = {}
+        self._subscribers: dict[int, list[int]] = {}  # instrument -> strategy ids, sorted
+        self._outbox: deque[tuple[int, _Hook, tuple[Any, ...]]] = deque()
+        self._dispatching = False
+        self.journal: list[JournalEntry] = []
+
+    # -- setup --------------------------------------------------------------------------------
+
+    @property
+    def clock(self) -> SimulatedClock:
+        """Market time (the clock every context hands out)."""
+        return self._clock
+
+    @property
+    def portfolio(self) -> Portfolio:
+        """The portfolio the manager books fills into."""
+        return self._portfolio
+
+    @property
+    def orders(self) -> Mapping[int, Order]:
+        """Every order created, by client order id value (denied ones included)."""
+        return self._orders
+
+    def add_strategy(
+        self,
+        strategy_id: int,
+        instrument_ids: Iterable[int],
+        factory: Callable[[EngineContext], Strategy],
+    ) -> Strategy:
+        """Create a strategy's context and the strategy itself, and subscribe it to trades.
+
+        Args:
+            strategy_id: 1..16_777_215, unique in this manager.
+            instrument_ids: The instruments it is deployed on (it receives their trades).
+            factory: Builds the strategy from its context (a Strategy subclass itself, or a
+                lambda passing params).
+
+        Returns:
+            The strategy.
+
+        Raises:
+            OmsError: DUPLICATE_STRATEGY.
+            InvalidClientOrderId: ``strategy_id`` out of range.
+            UnknownInstrumentError: An instrument the portfolio's master does not know.
+        """
+        from qk.oms.context import EngineContext  # the context module imports this one
+
+        if strategy_id in self._strategies:
+            raise OmsError(
+                OmsErrorReason.DUPLICATE_STRATEGY, f"strategy {strategy_id} is already added"
+            )
+        self._ids[strategy_id] = ClientOrderIdGenerator(strategy_id)
+        ids = sorted(set(instrument_ids))
+        context = EngineContext(self, strategy_id, ids)
+        strategy = factory(context)
+        self._contexts[strategy_id] = context
+        self._strategies[strategy_id] = strategy
+        for instrument_id in ids:
+            subscribers = self._subscribers.setdefault(instrument_id, [])
+            subscribers.append(strategy_id)
+            subscribers.sort()
+        return strategy
+
+    def start(self) -> None:
+        """Call every strategy's ``on_start`` (in strategy id order)."""
+        for strategy_id in sorted(self._strategies):
+            self._strategies[strategy_id].on_start()
+            self._dispatch()
+
+    def stop(self) -> None:
+        """Call every strategy's ``on_stop`` (in strategy id order)."""
+        for strategy_id in sorted(self._strategies):
+            self._strategies[strategy_id].on_stop()
+            self._dispatch()
+
+    # -- market data and time -----------------------------------------------------------------
+
+    def process_record(self, record: np.void) -> None:
+        """Process one TradeEvent (or QuoteEvent) record in event-time order.
+
+        Timers due at or before its ``ts_event`` fire first; then the exchange matches it;
+        the fills are booked; a trade marks the portfolio and risk, post-trade limits are
+        checked, and the subscribed strategies get ``on_tick``.
+
+        Raises:
+            OmsError: TIME_WENT_BACKWARDS.
+            InvalidMarketData: A record of another type or with bad values.
+        """
+        ts = int(record["ts_event"])
+        self.advance_to(ts)
+        self._handle(self._exchange.process_record(record))
+        if int(record["type"]) == RecordType.TRADE_EVENT:
+            instrument_id = int(record["instrument_id"])
+            price = int(record["price"])
+            self.journal.append(
+                (JournalKind.TRADE_PROCESSED, ts, instrument_id, price, int(record["quantity"]))
+            )
+            self._portfolio.mark(instrument_id, price)
+            self._risk.update_price(instrument_id, price, ts)
+            self._update_accounts(ts)
+            for strategy_id in self._subscribers.get(instrument_id, ()):
+                self._outbox.append((strategy_id, _Hook.TICK, (record,)))
+        self._collect_risk_events()
+        self._dispatch()
+
+    def advance_to(self, ts_ns: int) -> None:
+        """Move market time to ``ts_ns`` with no market data: due timers fire in order, commands
+        reach the exchange, orders expire.
+
+        Raises:
+            OmsError: TIME_WENT_BACKWARDS.
+        """
+        if ts_ns < self._clock.now_ns():
+            raise OmsError(
+                OmsErrorReason.TIME_WENT_BACKWARDS,
+                f"advance to {ts_ns} before market time {self._clock.now_ns()}",
+            )
+        while (due := self._timers.next_due(ts_ns)) is not None:
+            self._clock.set(due.at_ns)
+            self._handle(self._exchange.advance_to(due.at_ns))
+            self.journal.append((JournalKind.TIMER_FIRED, due.strategy_id, due.name, due.at_ns))
+            self._outbox.append((due.strategy_id, _Hook.TIMER, (due.name, due.at_ns)))
+            self._collect_risk_events()
+            # Deliver now: the timer hook may schedule another timer due before ts_ns.
+            self._dispatch()
+        self._clock.set(ts_ns)
+        self._handle(self._exchange.advance_to(ts_ns))
+        self._collect_risk_events()
+        self._dispatch()
+
+    # -- commands (from contexts and operators) -----------------------------------------------
+
+    def next_client_order_id(self, strategy_id: int) -> ClientOrderId:
+        """Take the strategy's next client order id (deterministic: id + sequence)."""
+        return self._generator(strategy_id).next()
+
+    def submit(self, order: Order) -> None:
+        """Check an INITIALIZED order with risk, then send it or deny it.
+
+        A denied order goes DENIED through the transition table, never reaches the exchange,
+        and its owner receives the RiskEvent and the DENIED update.
+        """
+        ts = self._clock.now_ns()
+        self._orders[order.client_order_id.value] = order
+        decision = self._risk.check(OrderIntent.from_order(order), ts)
+        if decision.approved:
+            self._handle(self._exchange.submit_order(order, ts))
+        else:
+            # Risk events first: the strategy learns why before it sees the denial.
+            self._collect_risk_events()
+            order.apply(E.DENIED, ts_event=ts, ts_init=ts)
+            self._record_event(
+                order, ExecutionEvent(order.client_order_id.value, E.DENIED, order.status, ts)
+            )
+        self._collect_risk_events()
+        self._dispatch()
+
+    def cancel(self, client_order_id: int) -> None:
+        """Send a cancel of an order to the exchange at market time.
+
+        Raises:
+            OmsError: UNKNOWN_ORDER.
+        """
+        self._order(client_order_id)
+        self._handle(self._exchange.cancel_order(client_order_id, self._clock.now_ns()))
+        self._collect_risk_events()
+        self._dispatch()
+
+    def modify(
+        self,
+        client_order_id: int,
+        *,
+        price: int | None = None,
+        trigger_price: int | None = None,
+        quantity: int | None = None,
+    ) -> None:
+        """Send a modify (raw values) to the exchange at market time.
+
+        Raises:
+            OmsError: UNKNOWN_ORDER.
+            InvalidCommand: Nothing to change.
+        """
+        self._order(client_order_id)
+        self._handle(
+            self._exchange.modify_order(
+                client_order_id,
+                self._clock.now_ns(),
+                price=price,
+                trigger_price=trigger_price,
+                quantity=quantity,
+            )
+        )
+        self._collect_risk_events()
+        self._dispatch()
+
+    def engage_kill_switch(
+        self, *, strategy_id: int = GLOBAL, flatten: bool = False
+    ) -> KillSwitchResult:
+        """Engage the kill switch through risk and carry out what it asks.
+
+        Sends the cancels risk returns and, with ``flatten``, a reduce-only IOC market order for
+        each flattening intent (not checked again: risk produced it and holds it as pending).
+
+        Args:
+            strategy_id: One strategy, or GLOBAL (0) for everything.
+            flatten: Also close every position in scope.
+
+        Returns:
+            What risk asked for.
+        """
+        ts = self._clock.now_ns()
+        result = self._risk.engage_kill_switch(
+            list(self._orders.values()), ts, strategy_id=strategy_id, flatten=flatten
+        )
+        for cancel in result.cancels:
+            self._handle(self._exchange.cancel_order(cancel.client_order_id, ts))
+        for intent in result.flatten:
+            order = Order(
+                client_order_id=self.next_client_order_id(intent.strategy_id),
+                instrument_id=intent.instrument_id,
+                side=intent.side,
+                order_type=OrderType.MARKET,
+                quantity=intent.quantity,
+                time_in_force=TimeInForce.IOC,
+                flags=OrderFlag.REDUCE_ONLY,
+                ts_init=ts,
+            )
+            self._orders[order.client_order_id.value] = order
+            self._handle(self._exchange.submit_order(order, ts))
+        self._collect_risk_events()
+        self._dispatch()
+        return result
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def account_state(self, strategy_id: int) -> AccountState | None:
+        """The strategy's (0: the account's) totals in the account currency; None before any
+        cash or position in it."""
+        if self.currency not in self._portfolio.currencies():
+            return None
+        return self._portfolio.account(self.currency, strategy_id)
+
+    def owned_order(self, strategy_id: int, client_order_id: int) -> Order | None:
+        """The order with that id if ``strategy_id`` owns it, else None."""
+        order = self._orders.get(client_order_id)
+        if order is None or order.strategy_id != strategy_id:
+            return None
+        return order
+
+    def schedule_timer(
+        self, strategy_id: int, name: str, at_ns: int | None, every_ns: int | None
+    ) -> None:
+        """Schedule a strategy's timer (see ``StrategyContext.schedule_timer``)."""
+        self._timers.schedule(strategy_id, name, self._clock.now_ns(), at_ns, every_ns)
+
+    def cancel_timer(self, strategy_id: int, name: str) -> None:
+        """Cancel a strategy's timer; unknown names are ignored."""
+        self._timers.cancel(strategy_id, name)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _generator(self, strategy_id: int) -> ClientOrderIdGenerator:
+        generator = self._ids.get(strategy_id)
+        if generator is None:
+            raise OmsError(OmsErrorReason.UNKNOWN_STRATEGY, f"no strategy {strategy_id} added")
+        return generator
+
+    def _order(self, client_order_id: int) -> Order:
+        order = self._orders.get(client_order_id)
+        if order is None:
+            raise OmsError(
+                OmsErrorReason.UNKNOWN_ORDER, f"order {client_order_id} was never created here"
+            )
+        return order
+
+    def _handle(self, events: list[ExecutionEvent]) -> None:
+        """Book execution events (already applied to their orders) and queue the hooks."""
+        for event in events:
+            order = self._order(event.client_order_id)
+            strategy_id = order.strategy_id
+            fill = event.fill
+            if fill is not None:
+                self._portfolio.apply_fill(
+                    PortfolioFill(
+                        strategy_id=strategy_id,
+                        instrument_id=order.instrument_id,
+                        side=order.side,
+                        price=fill.price,
+                        quantity=fill.quantity,
+                        fee=fill.fee,
+                        fee_currency=fill.fee_currency,
+                        ts_event=fill.ts_event,
+                        client_order_id=event.client_order_id,
+                        trade_id=fill.trade_id,
+                    )
+                )
+                self._risk.apply_fill(strategy_id, order.instrument_id, order.side, fill.quantity)
+                self._outbox.append((strategy_id, _Hook.FILL, (fill_record(order, fill)[0],)))
+            elif event.kind is E.REJECTED:
+                self._risk.record_reject(strategy_id, event.ts_event)
+            if fill is None and event.status in TERMINAL_STATUSES:
+                # Canceled, rejected or expired: the unfilled rest no longer counts as pending.
+                self._risk.order_closed(
+                    strategy_id, order.instrument_id, order.side, order.leaves_quantity
+                )
+            self._record_event(order, event)
+
+    def _record_event(self, order: Order, event: ExecutionEvent) -> None:
+        self.journal.append((JournalKind.ORDER_EVENT, *event.as_tuple()))
+        if order.strategy_id not in self._strategies:
+            return
+        # The exchange applies a whole batch before returning, so the order already shows its
+        # latest state; the record names this event, its status and time.
+        update = update_record(order)[0]
+        update["event"] = int(event.kind)
+        update["status"] = int(event.status)
+        update["ts_event"] = event.ts_event
+        self._outbox.append((order.strategy_id, _Hook.ORDER_UPDATE, (update,)))
+
+    def _update_accounts(self, ts: int) -> None:
+        """Post-trade limits: risk sees each strategy's and the account's new totals."""
+        if self.currency not in self._portfolio.currencies():
+            return
+        for strategy_id in (*sorted(self._strategies), ACCOUNT):
+            self._risk.update_account(self._portfolio.account(self.currency, strategy_id), ts)
+
+    def _collect_risk_events(self) -> None:
+        for event in self._risk.drain_events():
+            owner = int(event["strategy_id"])
+            self.journal.append(
+                (
+                    JournalKind.RISK_EVENT,
+                    int(event["ts_event"]),
+                    owner,
+                    int(event["instrument_id"]),
+                    int(event["client_order_id"]),
+                    int(event["reason"]),
+                    int(event["action"]),
+                )
+            )
+            targets = sorted(self._strategies) if owner == GLOBAL else [owner]
+            for strategy_id in targets:
+                if strategy_id in self._strategies:
+                    self._outbox.append((strategy_id, _Hook.RISK_EVENT, (event,)))
+
+    def _dispatch(self) -> None:
+        """Deliver queued hooks in order; a hook's own commands queue behind it."""
+        if self._dispatching:
+            return
+        self._dispatching = True
+        try:
+            while self._outbox:
+                strategy_id, hook, payload = self._outbox.popleft()
+                getattr(self._strategies[strategy_id], _HOOK_METHODS[hook])(*payload)
+        finally:
+            self._dispatching = False
