@@ -1,6 +1,6 @@
 """``qk``: the QuantKubera command line.
 
-Subcommands available now: ``demo``, ``bars``, ``new strategy``, ``rings ls|cleanup``,
+Subcommands available now: ``demo``, ``backtest``, ``bars``, ``new strategy``, ``rings ls|cleanup``,
 ``wal recover|verify|dump``, ``instruments ls``, ``schemas``. The trading commands (``backtest``,
 ``start``, ``replay``...) arrive with the issues that build them.
 """
@@ -169,6 +169,12 @@ def _cmd_new_strategy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from qk.backtest.cli import run
+
+    return run(args)
+
+
 def _cmd_bars(args: argparse.Namespace) -> int:
     from qk.bars.cli import run
 
@@ -237,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     bars = sub.add_parser("bars", help="trades file (CSV/Parquet) -> one bars CSV per timeframe")
     configure_bars(bars)
     bars.set_defaults(func=_cmd_bars)
+
+    from qk.backtest.cli import configure_parser as configure_backtest
+
+    backtest = sub.add_parser("backtest", help="run a deployment descriptor over trades")
+    configure_backtest(backtest)
+    backtest.set_defaults(func=_cmd_backtest)
     return parser
 
 

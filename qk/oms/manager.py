@@ -72,6 +72,7 @@ class _Hook(IntEnum):
     ORDER_UPDATE = 3
     FILL = 4
     RISK_EVENT = 5
+    BAR = 6
 
 
 _HOOK_METHODS: Final[dict[_Hook, str]] = {
@@ -80,6 +81,7 @@ _HOOK_METHODS: Final[dict[_Hook, str]] = {
     _Hook.ORDER_UPDATE: "on_order_update",
     _Hook.FILL: "on_fill",
     _Hook.RISK_EVENT: "on_risk_event",
+    _Hook.BAR: "on_bar",
 }
 """Which :class:`~qk.strategy.Strategy` method each queued delivery calls."""
 
@@ -253,6 +255,14 @@ class OrderManager:
             for strategy_id in self._subscribers.get(instrument_id, ()):
                 self._outbox.append((strategy_id, _Hook.TICK, (record,)))
         self._collect_risk_events()
+        self._dispatch()
+
+    def process_bar(self, bar: np.void) -> None:
+        """Deliver a BarEvent to the strategies subscribed to its instrument (``on_bar``), as
+        every other hook: queued, and what its commands produce is delivered after it returns.
+        The bar is not market data for matching or marks: its trades were processed already."""
+        for strategy_id in self._subscribers.get(int(bar["instrument_id"]), ()):
+            self._outbox.append((strategy_id, _Hook.BAR, (bar,)))
         self._dispatch()
 
     def advance_to(self, ts_ns: int) -> None:
