@@ -74,51 +74,6 @@ class EngineContext(StrategyContext):
 
     # -- order commands -----------------------------------------------------------------------
 
-    def submit_market(
-        self,
-        instrument_id: int,
-        side: Side,
-        quantity: Decimal | int,
-        *,
-        time_in_force: TimeInForce = TimeInForce.IOC,
-    ) -> ClientOrderId:
-        """Submit a market order (see :meth:`StrategyContext.submit_market`)."""
-        return self._submit(
-            instrument_id, side, OrderType.MARKET, quantity, None, None, time_in_force, False
-        )
-
-    def submit_limit(
-        self,
-        instrument_id: int,
-        side: Side,
-        quantity: Decimal | int,
-        price: Decimal | int,
-        *,
-        time_in_force: TimeInForce = TimeInForce.GTC,
-        post_only: bool = False,
-    ) -> ClientOrderId:
-        """Submit a limit order (see :meth:`StrategyContext.submit_limit`)."""
-        return self._submit(
-            instrument_id, side, OrderType.LIMIT, quantity, price, None, time_in_force, post_only
-        )
-
-    def submit_stop(
-        self,
-        instrument_id: int,
-        side: Side,
-        quantity: Decimal | int,
-        trigger_price: Decimal | int,
-        *,
-        limit_price: Decimal | int | None = None,
-        time_in_force: TimeInForce = TimeInForce.GTC,
-    ) -> ClientOrderId:
-        """Submit a stop order (see :meth:`StrategyContext.submit_stop`)."""
-        order_type = OrderType.STOP_MARKET if limit_price is None else OrderType.STOP_LIMIT
-        return self._submit(
-            instrument_id, side, order_type, quantity, limit_price, trigger_price,
-            time_in_force, False,
-        )  # fmt: skip
-
     def modify(
         self,
         client_order_id: ClientOrderId,

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from qk.instruments import Instrument
 from qk.orders import ClientOrderId
-from qk.schemas.enums import Side, TimeInForce
+from qk.schemas.enums import OrderType, Side, TimeInForce
 from qk.strategy.errors import InvalidOrderRequest, OrderRequestReason
 
 __all__ = [
@@ -155,7 +155,6 @@ class StrategyContext(ABC):
 
     # -- order commands -----------------------------------------------------------------------
 
-    @abstractmethod
     def submit_market(
         self,
         instrument_id: int,
@@ -178,8 +177,10 @@ class StrategyContext(ABC):
         Raises:
             InvalidOrderRequest: Unknown instrument, bad quantity.
         """
+        return self._submit(
+            instrument_id, side, OrderType.MARKET, quantity, None, None, time_in_force, False
+        )
 
-    @abstractmethod
     def submit_limit(
         self,
         instrument_id: int,
@@ -195,8 +196,10 @@ class StrategyContext(ABC):
         Raises:
             InvalidOrderRequest: Unknown instrument, bad quantity or price.
         """
+        return self._submit(
+            instrument_id, side, OrderType.LIMIT, quantity, price, None, time_in_force, post_only
+        )
 
-    @abstractmethod
     def submit_stop(
         self,
         instrument_id: int,
@@ -211,6 +214,29 @@ class StrategyContext(ABC):
 
         Raises:
             InvalidOrderRequest: Unknown instrument, bad quantity or prices.
+        """
+        order_type = OrderType.STOP_MARKET if limit_price is None else OrderType.STOP_LIMIT
+        return self._submit(
+            instrument_id, side, order_type, quantity, limit_price, trigger_price,
+            time_in_force, False,
+        )  # fmt: skip
+
+    @abstractmethod
+    def _submit(
+        self,
+        instrument_id: int,
+        side: Side,
+        order_type: OrderType,
+        quantity: Decimal | int,
+        price: Decimal | int | None,
+        trigger_price: Decimal | int | None,
+        time_in_force: TimeInForce,
+        post_only: bool,
+    ) -> ClientOrderId:
+        """The one place an engine (or test double) turns a submit into an order.
+
+        Implementations validate with :func:`check_quantity`/:func:`check_price` before taking a
+        client order id, so a refused command never consumes a sequence number.
         """
 
     @abstractmethod

@@ -199,51 +199,6 @@ class RecordingContext(StrategyContext):
         """A structlog logger bound with ``strategy_id`` (use structlog.testing.capture_logs)."""
         return self._log
 
-    def submit_market(
-        self,
-        instrument_id: int,
-        side: Side,
-        quantity: Decimal | int,
-        *,
-        time_in_force: TimeInForce = TimeInForce.IOC,
-    ) -> ClientOrderId:
-        """Record a market order."""
-        return self._submit(
-            instrument_id, side, OrderType.MARKET, quantity, None, None, time_in_force, False
-        )
-
-    def submit_limit(
-        self,
-        instrument_id: int,
-        side: Side,
-        quantity: Decimal | int,
-        price: Decimal | int,
-        *,
-        time_in_force: TimeInForce = TimeInForce.GTC,
-        post_only: bool = False,
-    ) -> ClientOrderId:
-        """Record a limit order."""
-        return self._submit(
-            instrument_id, side, OrderType.LIMIT, quantity, price, None, time_in_force, post_only
-        )
-
-    def submit_stop(
-        self,
-        instrument_id: int,
-        side: Side,
-        quantity: Decimal | int,
-        trigger_price: Decimal | int,
-        *,
-        limit_price: Decimal | int | None = None,
-        time_in_force: TimeInForce = TimeInForce.GTC,
-    ) -> ClientOrderId:
-        """Record a stop-market or stop-limit order."""
-        order_type = OrderType.STOP_MARKET if limit_price is None else OrderType.STOP_LIMIT
-        return self._submit(
-            instrument_id, side, order_type, quantity, limit_price, trigger_price,
-            time_in_force, False,
-        )  # fmt: skip
-
     def modify(
         self,
         client_order_id: ClientOrderId,

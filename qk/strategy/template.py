@@ -14,7 +14,7 @@ __all__ = ["render_strategy"]
 
 _NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,47}")
 
-_STRATEGY: Final = '''"""{class_name}: TODO one line on what it trades and why.
+_STRATEGY: Final = '''"""{class_name}: (replace with one line on what it trades and why).
 
 Written against the strategy SDK (docs/strategy-guide.md). A strategy never reads the wall
 clock, opens sockets or files, or reads the environment: time is self.context.clock.now_ns(),
@@ -36,7 +36,7 @@ DEFAULT_QUANTITY = Decimal("0.01")
 
 
 class {class_name}(Strategy):
-    """TODO: the rule, in one paragraph."""
+    """(Replace with the trading rule, in one paragraph.)"""
 
     @dataclass(frozen=True)
     class Params:
@@ -60,7 +60,7 @@ class {class_name}(Strategy):
         """Called for each bar (a BarEvent record; prices are raw fixed point)."""
         instrument = self.context.instrument(int(bar["instrument_id"]))
         self._last_close = to_float(int(bar["close"]), instrument.price_precision)
-        # TODO: decide, then e.g.
+        # Decide here, then e.g.
         # self.context.submit_market(instrument.instrument_id, Side.BUY, self.params.quantity)
 
     def on_fill(self, fill: np.void) -> None:
