@@ -17,6 +17,7 @@ import orjson
 
 SUITES = {
     "ingest": "qk.bench.ingest",
+    "metrics": "qk.bench.metrics",
     "ring": "qk.bench.ring",
     "wal": "qk.bench.wal",
 }

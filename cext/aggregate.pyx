@@ -180,6 +180,34 @@ cdef class AggregatorCore:
             self._check(rc, f"(tick index {i})")
         return self.take_bars()
 
+    def update_indexed(self, const int64_t[:] ts_event, const int64_t[:] ts_recv,
+                       const int64_t[:] price, const int64_t[:] quantity,
+                       const uint64_t[:] trade_id):
+        """As ``update``, and also return, per bar, the index of the tick after which it was
+        published: a backtest delivers each bar exactly where a live feed would have."""
+        cdef Py_ssize_t n = ts_event.shape[0], i
+        cdef int rc = 0
+        cdef size_t before = self.agg.n_out, k
+        if not (ts_recv.shape[0] == price.shape[0] == quantity.shape[0] == trade_id.shape[0] == n):
+            raise ValueError(
+                f"tick arrays differ in length: ts_event {n}, ts_recv {ts_recv.shape[0]}, "
+                f"price {price.shape[0]}, quantity {quantity.shape[0]}, "
+                f"trade_id {trade_id.shape[0]}"
+            )
+        after = []
+        for i in range(n):
+            rc = qk_agg_trade(&self.agg, ts_event[i], ts_recv[i], price[i], quantity[i],
+                              trade_id[i])
+            if rc < 0:
+                break
+            if self.agg.n_out != before:
+                for k in range(self.agg.n_out - before):
+                    after.append(i)
+                before = self.agg.n_out
+        if rc < 0:
+            self._check(rc, f"(tick index {i})")
+        return self.take_bars(), np.asarray(after, dtype=np.int64)
+
     def on_gap(self, int64_t ts_from, int64_t ts_to, int64_t ts_recv=0):
         """Report a venue sequence gap; return the number of bars waiting."""
         self._check(qk_agg_gap(&self.agg, ts_from, ts_to, ts_recv), "(on_gap)")

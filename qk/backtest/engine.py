@@ -10,7 +10,7 @@ the same inputs give identical results. See ``docs/backtest.md``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -20,7 +20,14 @@ import numpy.typing as npt
 
 from qk.backtest.errors import BacktestError, BacktestErrorReason
 from qk.bars import BarAggregator, FeedConfig
-from qk.execution import SimulatedExchange
+from qk.execution import (
+    FillModel,
+    FixedLatency,
+    LatencyModel,
+    LimitFillRule,
+    SimulatedExchange,
+    UniformLatency,
+)
 from qk.fees import FeeError, FeeInput, FeeModel, UnknownFeeModelError, default_fee_models
 from qk.instruments import Instrument, InstrumentMaster
 from qk.oms import EngineContext, OrderManager, net_position_of
@@ -30,7 +37,7 @@ from qk.risk import RiskConfig, RiskEngine
 from qk.schemas import dtype_of
 from qk.schemas.enums import Side
 from qk.schemas.fixed import from_raw
-from qk.strategy import Deployment, ParamError, Strategy, parse_params
+from qk.strategy import Deployment, Models, ParamError, Strategy, parse_params
 
 __all__ = ["BacktestResult", "EquityPoint", "run_backtest"]
 
@@ -108,6 +115,7 @@ def run_backtest(
     *,
     params: Mapping[str, object] | None = None,
     feed: FeedConfig | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> BacktestResult:
     """Run the deployment's strategy over a trade tape.
 
@@ -117,6 +125,8 @@ def run_backtest(
         params: Parameter overrides (name to value; strings are converted as on the CLI).
         feed: Bar time rules (default: bars published once, final, as soon as a later trade
             closes them).
+        progress: Called with the number of trades processed so far, once per published bar
+            instant and at the end (a progress bar; it must not touch the run).
 
     Returns:
         The orders, decision prices and equity curve.
@@ -126,6 +136,49 @@ def run_backtest(
             UNSORTED_DATA, UNKNOWN_FEE_MODEL, FEE_MODEL_NOT_APPLICABLE.
         ValueError: The strategy's own refusal at start (e.g. momentum's fast >= slow).
     """
+    wiring = _wire(deployment, trades, params, feed)
+    manager, sid = wiring.manager, wiring.strategy_id
+    equity: list[EquityPoint] = []
+    bars_delivered = 0
+    report = progress or (lambda _: None)
+    manager.start()
+    done = 0
+    # Bars depend on the trades alone, so every aggregator runs over the whole tape first and
+    # says after which trade each bar is published; the manager then takes the trades up to
+    # that one and the bars are delivered exactly where a live feed would deliver them.
+    for after, bars in _bar_schedule(wiring.aggregators, trades):
+        manager.process_trades(trades, done, after + 1)
+        done = after + 1
+        for bar in bars:
+            manager.process_bar(bar)
+        bars_delivered += len(bars)
+        equity.append(_point(manager, sid, int(trades["ts_event"][after])))
+        report(done)
+    manager.process_trades(trades, done, len(trades))
+    bars_delivered += _finish(wiring)
+    equity.append(_point(manager, sid, int(trades["ts_event"][-1])))
+    report(len(trades))
+    return _result(wiring, trades, equity, bars_delivered)
+
+
+@dataclass(frozen=True, slots=True)
+class _Wiring:
+    """One backtest's components, wired and not yet started."""
+
+    deployment: Deployment
+    params: Any
+    strategy_id: int
+    manager: OrderManager
+    aggregators: Mapping[int, BarAggregator]
+    fee_model: str | None
+
+
+def _wire(
+    deployment: Deployment,
+    trades: npt.NDArray[np.void],
+    params: Mapping[str, object] | None,
+    feed: FeedConfig | None,
+) -> _Wiring:
     strategy_params = override_params(deployment, params or {})
     _check_trades(deployment, trades)
     instruments = {i.instrument_id: i for i in deployment.instruments}
@@ -135,90 +188,122 @@ def run_backtest(
     portfolio.deposit(deployment.currency, deployment.capital, strategy_id=sid)
     fee_models = _fee_models(deployment)
     exchange = SimulatedExchange(
-        deployment.instruments, fee_models=fee_models, position=net_position_of(portfolio)
+        deployment.instruments,
+        latency=_latency_model(deployment.models),
+        fill_model=FillModel(
+            limit_fill=LimitFillRule[deployment.models.fill.upper()],
+            slippage_ticks=deployment.models.slippage_ticks,
+            slippage_bps=deployment.models.slippage_bps,
+        ),
+        fee_models=fee_models,
+        position=net_position_of(portfolio),
     )
     risk = RiskEngine(RiskConfig(strategies={sid: deployment.risk_limits}), master)
-    first_ts = int(trades["ts_event"][0])
     manager = OrderManager(
-        exchange, risk, portfolio, master, currency=deployment.currency, start_ns=first_ts
+        exchange,
+        risk,
+        portfolio,
+        master,
+        currency=deployment.currency,
+        start_ns=int(trades["ts_event"][0]),
     )
     strategy_class = deployment.strategy_class
 
     def build(context: EngineContext) -> Strategy:
         return strategy_class(context, strategy_params)
 
-    strategy = manager.add_strategy(sid, instruments, build)
-    aggregators = {
-        iid: BarAggregator(deployment.timeframes, feed, instrument_id=iid) for iid in instruments
-    }
-    on_trades = {iid: agg.on_trade for iid, agg in aggregators.items()}
-    last_price: dict[int, int] = {}
-    decision_prices: dict[int, int] = {}
-    order_ids: list[int] = []
-    equity: list[EquityPoint] = []
-    bars_delivered = 0
-
-    def note_new_orders() -> None:
-        # Orders are only created inside hooks; the dict keeps creation order, so new ones are
-        # at its end. The decision price is the last trade of the order's instrument.
-        orders = manager.orders
-        if len(orders) == len(order_ids):
-            return
-        for order_id in list(orders)[len(order_ids) :]:
-            order_ids.append(order_id)
-            decision_prices[order_id] = last_price.get(orders[order_id].instrument_id, 0)
-
-    manager.start()
-    note_new_orders()
-    for record in trades:
-        iid = int(record["instrument_id"])
-        price = int(record["price"])
-        last_price[iid] = price
-        manager.process_record(record)
-        note_new_orders()
-        waiting = on_trades[iid](
-            int(record["ts_event"]), int(record["ts_recv"]), price, int(record["quantity"]),
-            int(record["venue_trade_id"]),
-        )  # fmt: skip
-        if waiting:
-            bars_delivered += _deliver_bars(manager, strategy, aggregators[iid].take_bars())
-            note_new_orders()
-            equity.append(_point(manager, portfolio, sid, int(record["ts_event"])))
-    last_ts = int(trades["ts_event"][-1])
-    for agg in aggregators.values():
-        # End of tape: the last, partial bars close at market time; orders they cause can no
-        # longer fill (there is no later trade), which is the honest outcome.
-        bars_delivered += _deliver_bars(manager, strategy, agg.finish())
-    note_new_orders()
-    manager.stop()
-    note_new_orders()
-    equity.append(_point(manager, portfolio, sid, last_ts))
-    return BacktestResult(
+    manager.add_strategy(sid, instruments, build)
+    return _Wiring(
         deployment=dataclasses.replace(deployment, params=strategy_params),
         params=strategy_params,
-        orders=tuple(manager.orders[i] for i in order_ids),
-        decision_prices=decision_prices,
-        equity=tuple(equity),
-        final=equity[-1].account,
-        trades_processed=len(trades),
-        bars_delivered=bars_delivered,
-        first_ts_ns=first_ts,
-        last_ts_ns=last_ts,
+        strategy_id=sid,
+        manager=manager,
+        aggregators={
+            iid: BarAggregator(deployment.timeframes, feed, instrument_id=iid)
+            for iid in instruments
+        },
         fee_model=fee_models[0].name if fee_models else None,
     )
 
 
-def _deliver_bars(manager: OrderManager, strategy: Strategy, bars: npt.NDArray[np.void]) -> int:
-    for bar in bars:
-        manager.process_bar(bar)
-    return len(bars)
+def _finish(wiring: _Wiring) -> int:
+    """End of tape: the last, partial bars close at market time (orders they cause can no
+    longer fill: there is no later trade, which is the honest outcome); then ``on_stop``."""
+    delivered = 0
+    for agg in wiring.aggregators.values():
+        for bar in agg.finish():
+            wiring.manager.process_bar(bar)
+            delivered += 1
+    wiring.manager.stop()
+    return delivered
 
 
-def _point(manager: OrderManager, portfolio: Portfolio, sid: int, ts: int) -> EquityPoint:
+def _result(
+    wiring: _Wiring,
+    trades: npt.NDArray[np.void],
+    equity: list[EquityPoint],
+    bars_delivered: int,
+) -> BacktestResult:
+    return BacktestResult(
+        deployment=wiring.deployment,
+        params=wiring.params,
+        orders=tuple(wiring.manager.orders.values()),
+        decision_prices=dict(wiring.manager.decision_prices),
+        equity=tuple(equity),
+        final=equity[-1].account,
+        trades_processed=len(trades),
+        bars_delivered=bars_delivered,
+        first_ts_ns=int(trades["ts_event"][0]),
+        last_ts_ns=int(trades["ts_event"][-1]),
+        fee_model=wiring.fee_model,
+    )
+
+
+def _bar_schedule(
+    aggregators: Mapping[int, BarAggregator], trades: npt.NDArray[np.void]
+) -> list[tuple[int, npt.NDArray[np.void]]]:
+    """``(index of the trade after which they are published, bars)`` in tape order."""
+    parts: list[npt.NDArray[np.void]] = []
+    positions: list[npt.NDArray[np.int64]] = []
+    ids = trades["instrument_id"]
+    single = len(aggregators) == 1
+    for iid, agg in aggregators.items():
+        if single:
+            bars, after = agg.update_trades_indexed(trades)
+        else:
+            where = np.flatnonzero(ids == iid)
+            bars, local = agg.update_trades_indexed(trades[where])
+            after = where[local]
+        parts.append(bars)
+        positions.append(after)
+    if not parts or not sum(len(p) for p in parts):
+        return []
+    bars = np.concatenate(parts)
+    after = np.concatenate(positions)
+    # Stable: an instrument's bars keep their publication order; two instruments never
+    # publish after the same trade (only the traded instrument's aggregator sees it).
+    order = np.argsort(after, kind="stable")
+    bars, after = bars[order], after[order]
+    starts = np.flatnonzero(np.r_[True, after[1:] != after[:-1]])
+    ends = np.r_[starts[1:], len(after)]
+    return [(int(after[a]), bars[a:b]) for a, b in zip(starts, ends, strict=True)]
+
+
+def _latency_model(models: Models) -> LatencyModel:
+    low, high = models.latency_ns
+    if low == high:
+        return FixedLatency(low)
+    return UniformLatency(low, high, seed=models.latency_seed)
+
+
+def _point(manager: OrderManager, sid: int, ts: int) -> EquityPoint:
     account = manager.account_state(sid)
     assert account is not None  # the capital was deposited in the account currency
     net = sum(
-        (from_raw(p.quantity, p.instrument.size_precision) for p in portfolio.positions(sid)),
+        (
+            from_raw(p.quantity, p.instrument.size_precision)
+            for p in manager.portfolio.positions(sid)
+        ),
         Decimal(0),
     )
     return EquityPoint(ts, account, net)
@@ -261,7 +346,10 @@ def _check_trades(deployment: Deployment, trades: npt.NDArray[np.void]) -> None:
     if len(trades) == 0:
         raise BacktestError(_R.NO_DATA, "no trades to backtest on")
     known = {i.instrument_id for i in deployment.instruments}
-    unknown = sorted(set(np.unique(trades["instrument_id"]).tolist()) - known)
+    ids = trades["instrument_id"]
+    lo, hi = int(ids.min()), int(ids.max())
+    present = {lo} if lo == hi else set(np.unique(ids).tolist())
+    unknown = sorted(present - known)
     if unknown:
         raise BacktestError(
             _R.WRONG_RECORDS,

@@ -188,6 +188,22 @@ class BarAggregator:
             trades["venue_trade_id"],
         )
 
+    def update_trades_indexed(
+        self, trades: npt.NDArray[np.void]
+    ) -> tuple[npt.NDArray[np.void], npt.NDArray[np.int64]]:
+        """As :meth:`update_trades`, and for each bar the index (into ``trades``) of the trade
+        after which it was published, as :meth:`on_trade` would have published it."""
+        if trades.dtype != dtype_of("TradeEvent"):
+            raise TypeError(f"expected a TradeEvent array, got dtype {trades.dtype}")
+        bars, after = self._core.update_indexed(
+            trades["ts_event"],
+            trades["ts_recv"],
+            trades["price"],
+            trades["quantity"],
+            trades["venue_trade_id"],
+        )
+        return bars, after
+
     def update_quotes(self, quotes: npt.NDArray[np.void]) -> npt.NDArray[np.void]:
         """Aggregate a QuoteEvent record array into bid, ask or mid bars (``bar_source``).
 

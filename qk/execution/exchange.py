@@ -167,6 +167,16 @@ class SimulatedExchange:
         """The latest time processed, ns."""
         return self._clock
 
+    @property
+    def idle(self) -> bool:
+        """No command in flight and no order working: market data can change nothing here but
+        the clock (the backtest skips matching while this holds)."""
+        return not self._queue and not any(self._book.values())
+
+    def knows(self, instrument_id: int) -> bool:
+        """Whether the instrument is listed here."""
+        return instrument_id in self._instruments
+
     def order(self, client_order_id: int) -> Order:
         """The order submitted with that client order id (u64 value).
 

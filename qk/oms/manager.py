@@ -24,8 +24,9 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
-from qk.execution import ExecutionEvent, PositionProvider, SimulatedExchange
+from qk.execution import ExecutionEvent, InvalidMarketData, PositionProvider, SimulatedExchange
 from qk.oms.clock import SimulatedClock
 from qk.oms.errors import OmsError, OmsErrorReason
 from qk.oms.timers import TimerQueue
@@ -37,9 +38,17 @@ from qk.orders import (
     OrderEventKind,
 )
 from qk.orders.records import fill_record, update_record
-from qk.portfolio import ACCOUNT, AccountState, InstrumentSource, Portfolio
+from qk.portfolio import (
+    ACCOUNT,
+    AccountState,
+    InstrumentSource,
+    Portfolio,
+    PositionSide,
+    drawdown_fraction,
+)
 from qk.portfolio import Fill as PortfolioFill
 from qk.risk import GLOBAL, KillSwitchResult, OrderIntent, RiskEngine
+from qk.schemas import dtype_of
 from qk.schemas.enums import OrderFlag, OrderType, RecordType, TimeInForce
 
 if TYPE_CHECKING:
@@ -56,8 +65,6 @@ class JournalKind(IntEnum):
 
     TIMER_FIRED = 1
     """(kind, strategy_id, name, at_ns)"""
-    TRADE_PROCESSED = 2
-    """(kind, ts_event, instrument_id, price, quantity)"""
     ORDER_EVENT = 3
     """(kind, *ExecutionEvent.as_tuple()) — DENIED is journalled the same way."""
     RISK_EVENT = 4
@@ -87,6 +94,49 @@ _HOOK_METHODS: Final[dict[_Hook, str]] = {
 
 
 JournalEntry = tuple[int | str, ...]
+
+
+_TRADE_DTYPE: Final = dtype_of("TradeEvent")
+_TICK_CHUNK: Final = 65_536
+
+
+class _Tape:
+    """A TradeEvent array being worked through by :meth:`OrderManager.process_trades`, with
+    the columns the fast path reads."""
+
+    __slots__ = ("iid", "price", "records", "single", "ts")
+
+    def __init__(self, records: npt.NDArray[np.void]) -> None:
+        self.records = records
+        self.ts: npt.NDArray[np.int64] = np.ascontiguousarray(records["ts_event"])
+        self.iid: npt.NDArray[np.uint32] = np.ascontiguousarray(records["instrument_id"])
+        self.price: npt.NDArray[np.int64] = np.ascontiguousarray(records["price"])
+        # One instrument is the common case; min == max says so without sorting the tape.
+        one = len(records) > 0 and int(self.iid.min()) == int(self.iid.max())
+        self.single: int | None = int(self.iid[0]) if one else None
+
+    def instruments(self, a: int, b: int) -> list[int]:
+        """Instruments traded in ``[a, b)``, ascending."""
+        if self.single is not None:
+            return [self.single]
+        return [int(i) for i in np.unique(self.iid[a:b])]
+
+    def _indices(self, instrument_id: int, a: int, b: int) -> npt.NDArray[np.intp]:
+        return np.flatnonzero(self.iid[a:b] == instrument_id) + a
+
+    def last_index(self, instrument_id: int, a: int, b: int) -> int:
+        """Index of the instrument's last trade in ``[a, b)`` (it trades there)."""
+        if self.single is not None:
+            return b - 1
+        return int(self._indices(instrument_id, a, b)[-1])
+
+    def price_range(self, instrument_id: int, a: int, b: int) -> tuple[int, int]:
+        """Lowest and highest price of the instrument in ``[a, b)`` (it trades there)."""
+        if self.single is not None:
+            prices = self.price[a:b]
+        else:
+            prices = self.price[self._indices(instrument_id, a, b)]
+        return int(prices.min()), int(prices.max())
 
 
 def net_position_of(portfolio: Portfolio) -> PositionProvider:
@@ -127,9 +177,12 @@ class OrderManager:
         start_ns: Initial market time.
 
     Attributes:
-        journal: Everything that happened, in order, as plain values (timers fired, trades
-            processed, order events, risk events): two runs over the same inputs give equal
-            journals.
+        decision_prices: The last trade price (raw) of its instrument when each order was
+            created, by client order id value: the price the decision was made on, for
+            slippage attribution (0 before any trade of the instrument).
+        journal: Everything the manager decided or booked, in order, as plain values (timers
+            fired, order events, risk events; the market data itself is the caller's input):
+            two runs over the same inputs give equal journals.
     """
 
     def __init__(
@@ -157,6 +210,19 @@ class OrderManager:
         self._outbox: deque[tuple[int, _Hook, tuple[Any, ...]]] = deque()
         self._dispatching = False
         self.journal: list[JournalEntry] = []
+        self.decision_prices: dict[int, int] = {}
+        self._last_price: dict[int, int] = {}
+        # process_trades: the tape being worked through; every trade before _cursor is
+        # processed, and the marks of those from _synced on are still to be applied (_sync).
+        self._tape: _Tape | None = None
+        self._synced = 0
+        self._cursor = 0
+        self._tick_hooks: dict[int, list[Callable[[np.void], None]]] = {}
+        self._limited: list[int] = []  # holders (strategies, ACCOUNT) with post-trade limits
+        self._accounts_due: int | None = None  # _sync left risk's account totals behind
+        self._held: set[int] = set()  # instruments some strategy has a position in
+        self._commanded = False  # a command since _ticks last looked (it may end a quiet run)
+        self._refresh_limited()
 
     # -- setup --------------------------------------------------------------------------------
 
@@ -167,7 +233,8 @@ class OrderManager:
 
     @property
     def portfolio(self) -> Portfolio:
-        """The portfolio the manager books fills into."""
+        """The portfolio the manager books fills into, marked to the last trade processed."""
+        self._sync()
         return self._portfolio
 
     @property
@@ -213,6 +280,8 @@ class OrderManager:
             subscribers = self._subscribers.setdefault(instrument_id, [])
             subscribers.append(strategy_id)
             subscribers.sort()
+        self._refresh_tick_hooks()
+        self._refresh_limited()
         return strategy
 
     def start(self) -> None:
@@ -223,6 +292,7 @@ class OrderManager:
 
     def stop(self) -> None:
         """Call every strategy's ``on_stop`` (in strategy id order)."""
+        self._sync()
         for strategy_id in sorted(self._strategies):
             self._strategies[strategy_id].on_stop()
             self._dispatch()
@@ -246,9 +316,7 @@ class OrderManager:
         if int(record["type"]) == RecordType.TRADE_EVENT:
             instrument_id = int(record["instrument_id"])
             price = int(record["price"])
-            self.journal.append(
-                (JournalKind.TRADE_PROCESSED, ts, instrument_id, price, int(record["quantity"]))
-            )
+            self._last_price[instrument_id] = price
             self._portfolio.mark(instrument_id, price)
             self._risk.update_price(instrument_id, price, ts)
             self._update_accounts(ts)
@@ -257,10 +325,84 @@ class OrderManager:
         self._collect_risk_events()
         self._dispatch()
 
+    def process_trades(
+        self, trades: npt.NDArray[np.void], start: int = 0, stop: int | None = None
+    ) -> None:
+        """Process ``trades[start:stop]`` with exactly the outcome of :meth:`process_record` on
+        each, doing the per-trade work only where it can change something.
+
+        While no order works or is in flight and no timer falls due, a trade can only move
+        marks: those are applied when something next looks at them (a hook, a command, a
+        query), at the run's extreme prices first so peak equity comes out exact. The run is
+        taken trade by trade instead when a post-trade limit (drawdown, daily loss) could trip
+        inside it, when positions in two instruments move in it, and for ``on_tick``
+        subscribers, who get every trade (flat instruments through a direct call, the rest
+        through the full path). ``docs/backtest.md`` has the proof obligations and the test
+        that holds this method to :meth:`process_record`.
+
+        Args:
+            trades: TradeEvent records in event-time order; pass the same array again to go
+                on where the last call stopped.
+            start: First index to process.
+            stop: One past the last index (default: the end).
+
+        Raises:
+            OmsError: TIME_WENT_BACKWARDS.
+            InvalidMarketData: Not TradeEvent records, an unknown instrument, a price or
+                quantity <= 0.
+        """
+        stop = len(trades) if stop is None else stop
+        if not 0 <= start <= stop <= len(trades):
+            raise ValueError(f"trades[{start}:{stop}] is not a range of {len(trades)} trades")
+        if start == stop:
+            return
+        tape = self._tape
+        if tape is None or tape.records is not trades:
+            self._sync()
+            tape = self._tape = _Tape(trades)
+            self._check_tape(tape)
+            self._synced = self._cursor = start
+        elif start != self._cursor:
+            self._sync()
+            self._synced = self._cursor = start
+        if int(tape.ts[start]) < self._clock.now_ns():
+            raise OmsError(
+                OmsErrorReason.TIME_WENT_BACKWARDS,
+                f"trade {start} at {int(tape.ts[start])} is before market time "
+                f"{self._clock.now_ns()}",
+            )
+        exchange = self._exchange
+        timers = self._timers
+        ts = tape.ts
+        k = start
+        while k < stop:
+            if not exchange.idle:
+                self._one(tape, k)
+                k += 1
+                continue
+            end = stop
+            due = timers.next_at()
+            if due is not None:
+                end = k + int(np.searchsorted(ts[k:stop], due, "left"))
+            if end == k:
+                self._one(tape, k)  # the timer fires before this trade
+                k += 1
+            elif self._tick_hooks:
+                k = self._ticks(tape, k, end)
+            elif self._quiet(tape, k, end):
+                self._clock.set(int(ts[end - 1]))
+                self._cursor = end
+                k = end
+            else:
+                for j in range(k, end):
+                    self._one(tape, j)
+                k = end
+
     def process_bar(self, bar: np.void) -> None:
         """Deliver a BarEvent to the strategies subscribed to its instrument (``on_bar``), as
         every other hook: queued, and what its commands produce is delivered after it returns.
         The bar is not market data for matching or marks: its trades were processed already."""
+        self._sync()
         for strategy_id in self._subscribers.get(int(bar["instrument_id"]), ()):
             self._outbox.append((strategy_id, _Hook.BAR, (bar,)))
         self._dispatch()
@@ -272,6 +414,7 @@ class OrderManager:
         Raises:
             OmsError: TIME_WENT_BACKWARDS.
         """
+        self._sync()
         if ts_ns < self._clock.now_ns():
             raise OmsError(
                 OmsErrorReason.TIME_WENT_BACKWARDS,
@@ -302,8 +445,10 @@ class OrderManager:
         A denied order goes DENIED through the transition table, never reaches the exchange,
         and its owner receives the RiskEvent and the DENIED update.
         """
+        self._commanded = True
+        self._sync_accounts()
         ts = self._clock.now_ns()
-        self._orders[order.client_order_id.value] = order
+        self._book_order(order)
         decision = self._risk.check(OrderIntent.from_order(order), ts)
         if decision.approved:
             self._handle(self._exchange.submit_order(order, ts))
@@ -323,6 +468,8 @@ class OrderManager:
         Raises:
             OmsError: UNKNOWN_ORDER.
         """
+        self._commanded = True
+        self._sync()
         self._order(client_order_id)
         self._handle(self._exchange.cancel_order(client_order_id, self._clock.now_ns()))
         self._collect_risk_events()
@@ -342,6 +489,8 @@ class OrderManager:
             OmsError: UNKNOWN_ORDER.
             InvalidCommand: Nothing to change.
         """
+        self._commanded = True
+        self._sync()
         self._order(client_order_id)
         self._handle(
             self._exchange.modify_order(
@@ -370,6 +519,8 @@ class OrderManager:
         Returns:
             What risk asked for.
         """
+        self._commanded = True
+        self._sync_accounts()
         ts = self._clock.now_ns()
         result = self._risk.engage_kill_switch(
             list(self._orders.values()), ts, strategy_id=strategy_id, flatten=flatten
@@ -387,7 +538,7 @@ class OrderManager:
                 flags=OrderFlag.REDUCE_ONLY,
                 ts_init=ts,
             )
-            self._orders[order.client_order_id.value] = order
+            self._book_order(order)
             self._handle(self._exchange.submit_order(order, ts))
         self._collect_risk_events()
         self._dispatch()
@@ -398,6 +549,7 @@ class OrderManager:
     def account_state(self, strategy_id: int) -> AccountState | None:
         """The strategy's (0: the account's) totals in the account currency; None before any
         cash or position in it."""
+        self._sync()
         if self.currency not in self._portfolio.currencies():
             return None
         return self._portfolio.account(self.currency, strategy_id)
@@ -413,19 +565,205 @@ class OrderManager:
         self, strategy_id: int, name: str, at_ns: int | None, every_ns: int | None
     ) -> None:
         """Schedule a strategy's timer (see ``StrategyContext.schedule_timer``)."""
+        self._commanded = True
         self._timers.schedule(strategy_id, name, self._clock.now_ns(), at_ns, every_ns)
 
     def cancel_timer(self, strategy_id: int, name: str) -> None:
         """Cancel a strategy's timer; unknown names are ignored."""
+        self._commanded = True
         self._timers.cancel(strategy_id, name)
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _refresh_tick_hooks(self) -> None:
+        from qk.strategy import Strategy
+
+        self._tick_hooks = {}
+        for instrument_id, strategy_ids in self._subscribers.items():
+            hooks: list[Callable[[np.void], None]] = [
+                self._strategies[sid].on_tick
+                for sid in strategy_ids
+                if type(self._strategies[sid]).on_tick is not Strategy.on_tick
+            ]
+            if hooks:
+                self._tick_hooks[instrument_id] = hooks
+
+    def _refresh_limited(self) -> None:
+        config = self._risk.config
+        self._limited = [
+            holder
+            for holder in (*sorted(self._strategies), ACCOUNT)
+            if config.limits_of(holder).max_drawdown is not None
+            or config.limits_of(holder).max_daily_loss is not None
+        ]
+
+    def _check_tape(self, tape: _Tape) -> None:
+        """The checks process_record makes trade by trade, made once on the whole array (the
+        fast path skips the exchange, which would otherwise make them)."""
+        records = tape.records
+        if records.dtype != _TRADE_DTYPE:
+            raise InvalidMarketData(f"process_trades takes TradeEvent records, not {records.dtype}")
+        ts = tape.ts
+        back = np.flatnonzero(ts[1:] < ts[:-1])
+        if len(back):
+            i = int(back[0]) + 1
+            raise OmsError(
+                OmsErrorReason.TIME_WENT_BACKWARDS,
+                f"trade {i} at {int(ts[i])} is before trade {i - 1} ({int(ts[i - 1])})",
+            )
+        bad = np.flatnonzero((tape.price <= 0) | (records["quantity"] <= 0))
+        if len(bad):
+            i = int(bad[0])
+            raise InvalidMarketData(f"trade {i} at {int(ts[i])}: price and quantity must be > 0")
+        for instrument_id in tape.instruments(0, len(records)):
+            if not self._exchange.knows(instrument_id):
+                raise InvalidMarketData(f"trade of unknown instrument {instrument_id}")
+
+    def _one(self, tape: _Tape, j: int) -> None:
+        """Trade ``j`` through the full per-record path."""
+        self.process_record(tape.records[j])  # applies the pending marks first
+        self._synced = self._cursor = j + 1
+
+    def _ticks(self, tape: _Tape, k: int, end: int) -> int:
+        """Deliver ``on_tick`` for quiet trades from ``k``; returns where it stopped (at ``end``,
+        or after a trade whose hooks left the exchange busy or moved the timers).
+
+        This loop runs once per trade of a per-tick strategy, so it is written for speed: the
+        hooks run with ``_dispatching`` set (what they cause is queued, as in ``_dispatch``) and
+        the clock is stored directly (``_check_tape`` proved the times never go back)."""
+        next_timer = self._timers.next_at()
+        self._commanded = False
+        hooks = self._tick_hooks
+        records = tape.records
+        clock = self._clock
+        held = self._held
+        outbox = self._outbox
+        start = k
+        self._dispatching = True
+        try:
+            while start < end:
+                stop = min(end, start + _TICK_CHUNK)
+                # Python ints are cheap to read per trade but not to hold: a chunk at a time.
+                ts_chunk = tape.ts[start:stop].tolist()
+                iid_chunk = tape.iid[start:stop].tolist()
+                rows = zip(ts_chunk, iid_chunk, records[start:stop], strict=True)
+                for j, (ts, instrument_id, record) in enumerate(rows, start):
+                    if instrument_id in held:
+                        # Its marks move equity: the exact path (marks, limits, then hooks).
+                        self._dispatching = False
+                        self._one(tape, j)
+                        self._dispatching = True
+                    else:
+                        self._cursor = j + 1
+                        targets = hooks.get(instrument_id)
+                        if targets is None:
+                            continue
+                        clock._now = ts
+                        for hook in targets:
+                            hook(record)
+                        if outbox:
+                            self._dispatching = False
+                            self._dispatch()
+                            self._dispatching = True
+                    if self._commanded:
+                        # Only a command (an order, a cancel, a timer) ends the quiet stretch.
+                        self._commanded = False
+                        if not self._exchange.idle or self._timers.next_at() != next_timer:
+                            return j + 1
+                start = stop
+        finally:
+            self._dispatching = False
+        return end
+
+    def _quiet(self, tape: _Tape, k: int, end: int) -> bool:
+        """Whether trades ``[k, end)`` (no order working, no timer due, no tick hooks) can have
+        their marks applied later, in one go, with the same outcome."""
+        instruments = tape.instruments(k, end)
+        held = [i for i in instruments if i in self._held]
+        if len(held) > 1:
+            return False  # equity is not monotone in one price: extremes say nothing exact
+        if not self._limited or self.currency not in self._portfolio.currencies():
+            return True
+        # A limit may trip inside the run only if it trips at the run's worst price against
+        # the peak its best price would set: check that bound on exact equities.
+        self._sync()
+        if held:
+            lo, hi = tape.price_range(held[0], k, end)
+        for holder in self._limited:
+            if held:
+                a = self._portfolio.equity_at(self.currency, holder, held[0], lo)
+                b = self._portfolio.equity_at(self.currency, holder, held[0], hi)
+                worst, best = min(a, b), max(a, b)
+            else:
+                worst = best = self._portfolio.equity(self.currency, holder)
+            peak, day_start = self._portfolio.peak_and_day_start(self.currency, holder)
+            limits = self._risk.config.limits_of(holder)
+            if (
+                limits.max_drawdown is not None
+                and drawdown_fraction(max(peak, best), worst) > limits.max_drawdown
+            ):
+                return False
+            if limits.max_daily_loss is not None and day_start - worst > limits.max_daily_loss:
+                return False
+        return True
+
+    def _peak_marks(self, tape: _Tape, instrument_id: int, a: int, b: int) -> tuple[int, ...]:
+        """The prices of ``[a, b)`` at which holders' equity peaks: the highest for longs, the
+        lowest for shorts (equity is monotone in the price of the one instrument held)."""
+        sides = {
+            p.side
+            for p in self._portfolio.positions()
+            if p.instrument.instrument_id == instrument_id
+        }
+        sides.discard(PositionSide.FLAT)
+        if not sides:
+            return ()
+        lo, hi = tape.price_range(instrument_id, a, b)
+        if sides == {PositionSide.LONG}:
+            return (hi,)
+        if sides == {PositionSide.SHORT}:
+            return (lo,)
+        return (lo, hi)
+
+    def _sync_accounts(self) -> None:
+        """Marks and risk's account totals up to date: before risk checks anything."""
+        self._sync()
+        if self._accounts_due is not None:
+            self._update_accounts(self._accounts_due)
+            self._collect_risk_events()
+
+    def _sync(self) -> None:
+        """Apply the marks of the trades process_trades let pass: extremes of a held
+        instrument first (peak equity), then every instrument's last price."""
+        tape = self._tape
+        if tape is None or self._synced >= self._cursor:
+            return
+        a, b = self._synced, self._cursor
+        self._synced = b
+        portfolio = self._portfolio
+        for instrument_id in tape.instruments(a, b):
+            last = tape.last_index(instrument_id, a, b)
+            price = int(tape.price[last])
+            for extreme in self._peak_marks(tape, instrument_id, a, b):
+                if extreme != price:
+                    portfolio.mark(instrument_id, extreme)
+            portfolio.mark(instrument_id, price)
+            self._last_price[instrument_id] = price
+            self._risk.update_price(instrument_id, price, int(tape.ts[last]))
+        # Risk sees the new totals when it next checks something: the run was proved unable
+        # to trip a post-trade limit (_quiet), so only the equity it keeps is out of date.
+        self._accounts_due = int(tape.ts[b - 1])
 
     def _generator(self, strategy_id: int) -> ClientOrderIdGenerator:
         generator = self._ids.get(strategy_id)
         if generator is None:
             raise OmsError(OmsErrorReason.UNKNOWN_STRATEGY, f"no strategy {strategy_id} added")
         return generator
+
+    def _book_order(self, order: Order) -> None:
+        value = order.client_order_id.value
+        self._orders[value] = order
+        self.decision_prices[value] = self._last_price.get(order.instrument_id, 0)
 
     def _order(self, client_order_id: int) -> Order:
         order = self._orders.get(client_order_id)
@@ -457,6 +795,10 @@ class OrderManager:
                     )
                 )
                 self._risk.apply_fill(strategy_id, order.instrument_id, order.side, fill.quantity)
+                if self._portfolio.holds(order.instrument_id):
+                    self._held.add(order.instrument_id)
+                else:
+                    self._held.discard(order.instrument_id)
                 self._outbox.append((strategy_id, _Hook.FILL, (fill_record(order, fill)[0],)))
             elif event.kind is E.REJECTED:
                 self._risk.record_reject(strategy_id, event.ts_event)
@@ -481,6 +823,7 @@ class OrderManager:
 
     def _update_accounts(self, ts: int) -> None:
         """Post-trade limits: risk sees each strategy's and the account's new totals."""
+        self._accounts_due = None
         if self.currency not in self._portfolio.currencies():
             return
         for strategy_id in (*sorted(self._strategies), ACCOUNT):

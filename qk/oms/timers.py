@@ -60,6 +60,17 @@ class TimerQueue:
         """Forget a timer; unknown names are ignored."""
         self._live.pop((strategy_id, name), None)
 
+    def next_at(self) -> int | None:
+        """Time of the earliest live timer, None when none is scheduled (drops dead entries)."""
+        heap = self._heap
+        while heap:
+            at_ns, sequence, strategy_id, name = heap[0]
+            live = self._live.get((strategy_id, name))
+            if live is not None and live[0] == sequence:
+                return at_ns
+            heapq.heappop(heap)
+        return None
+
     def next_due(self, until_ns: int) -> DueTimer | None:
         """Pop the earliest live timer at or before ``until_ns``, re-arming a periodic one."""
         heap = self._heap

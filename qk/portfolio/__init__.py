@@ -24,6 +24,7 @@ from qk.portfolio.portfolio import (
     InstrumentSource,
     Portfolio,
     PositionChanged,
+    drawdown_fraction,
 )
 from qk.portfolio.position import TRANSITIONS, FillSize, Position, PositionChange, PositionSide
 
@@ -43,4 +44,5 @@ __all__ = [
     "PositionChanged",
     "PositionSide",
     "PositionStateError",
+    "drawdown_fraction",
 ]

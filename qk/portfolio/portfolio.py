@@ -38,6 +38,7 @@ __all__ = [
     "InstrumentSource",
     "Portfolio",
     "PositionChanged",
+    "drawdown_fraction",
 ]
 
 ACCOUNT = 0
@@ -298,6 +299,37 @@ class Portfolio:
             if strategy_id is None or owner == strategy_id:
                 yield position
 
+    def holds(self, instrument_id: int) -> bool:
+        """True when some strategy has a non-flat position in the instrument (its marks then
+        move equity)."""
+        return any(p.quantity != 0 for p in self._by_instrument.get(instrument_id, ()))
+
+    def equity_at(self, currency: str, strategy_id: int, instrument_id: int, price: int) -> Decimal:
+        """Equity of a strategy (or the account, 0) if ``instrument_id`` were marked at ``price``
+        (raw) and every other position stayed at its mark. Changes nothing: the backtest asks it
+        to bound what a run of marks could do to the post-trade limits before it skips them."""
+        with localcontext(EXACT):
+            equity = self._cash(strategy_id, currency)
+            for p in self._positions_of(strategy_id, currency):
+                raw = (
+                    p.unrealized_raw_at(price)
+                    if p.instrument.instrument_id == instrument_id
+                    else p.unrealized_raw()
+                )
+                equity += scaled(raw, p.pnl_scale)
+            return equity
+
+    def equity(self, currency: str, strategy_id: int = ACCOUNT) -> Decimal:
+        """Cash plus unrealised PnL of a strategy (0: the account) in one currency, exact."""
+        with localcontext(EXACT):
+            return self._equity(strategy_id, currency)
+
+    def peak_and_day_start(
+        self, currency: str, strategy_id: int = ACCOUNT
+    ) -> tuple[Decimal, Decimal]:
+        """Peak equity and the equity at the last session start of a strategy (0: the account)."""
+        return self._marks(strategy_id, currency)
+
     def currencies(self) -> list[str]:
         """Every currency with a ledger, sorted."""
         return sorted({currency for _, currency in self._ledgers})
@@ -334,7 +366,7 @@ class Portfolio:
             equity=equity,
             peak_equity=peak,
             drawdown=drawdown,
-            drawdown_fraction=_ratio(drawdown, peak) if peak > 0 else Decimal(0),
+            drawdown_fraction=drawdown_fraction(peak, equity),
             day_pnl=equity - day_start,
             gross_exposure=gross,
             net_exposure=net,
@@ -528,6 +560,15 @@ class Portfolio:
         self._account_peak[currency] = max(
             self._account_peak[currency], self._equity(ACCOUNT, currency)
         )
+
+
+def drawdown_fraction(peak: Decimal, equity: Decimal) -> Decimal:
+    """``(peak - equity) / peak`` as :class:`AccountState` reports it (0 at or above the peak,
+    or when the peak is not positive)."""
+    if peak <= 0:
+        return Decimal(0)
+    with localcontext(EXACT):
+        return _ratio(max(peak - equity, Decimal(0)), peak)
 
 
 def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal:

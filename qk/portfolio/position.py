@@ -203,6 +203,10 @@ class Position:
         """Unrealised PnL at :attr:`mark_price`, raw at :attr:`pnl_scale`."""
         return (self.mark_price * self.quantity - self.cost) * self._multiplier
 
+    def unrealized_raw_at(self, price: int) -> int:
+        """Unrealised PnL if marked at ``price`` (raw), raw at :attr:`pnl_scale`; no change."""
+        return (price * self.quantity - self.cost) * self._multiplier
+
     def notional_raw(self) -> int:
         """Signed ``mark x quantity x multiplier``, raw at :attr:`pnl_scale`."""
         return self.mark_price * self.quantity * self._multiplier

@@ -29,7 +29,7 @@ from qk.strategy.descriptor import (
     BUILTIN_INSTRUMENTS,
     Deployment,
     Mode,
-    ModelNames,
+    Models,
     load_descriptor,
 )
 from qk.strategy.errors import (
@@ -67,7 +67,7 @@ __all__ = [
     "InvalidOrderRequest",
     "ManualClock",
     "Mode",
-    "ModelNames",
+    "Models",
     "ModifyRequested",
     "NoParams",
     "OrderRequestReason",

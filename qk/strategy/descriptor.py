@@ -21,10 +21,13 @@
     capital = "10000"
     currency = "USDT"
 
-    [models]                                 # optional; names resolved by the engine
-    fill = "touch"
-    fee = "binance_spot"
-    latency = "fixed"
+    [models]                                 # optional; simulated execution (backtest, paper)
+    fee = "binance_spot"                     # a fee schedule (qk.fees); none: no fees
+    fill = "touch"                           # resting limits fill at "touch" or "through"
+    slippage_bps = 1                         # taker fills, against the trader
+    slippage_ticks = 0
+    latency = "2ms"                          # decision -> venue: "0", "2ms", or "1ms-5ms"
+    latency_seed = 7                         # seeds a sampled latency
 
     [risk]                                   # qk.risk.RiskLimits fields
     max_position = "0.05"
@@ -65,7 +68,7 @@ from qk.strategy.params import parse_params
 from qk.strategy.sandbox import audit_strategy_source
 from qk.strategy.strategy import Strategy
 
-__all__ = ["BUILTIN_INSTRUMENTS", "Deployment", "Mode", "ModelNames", "load_descriptor"]
+__all__ = ["BUILTIN_INSTRUMENTS", "Deployment", "Mode", "Models", "load_descriptor"]
 
 BUILTIN_INSTRUMENTS: Final[tuple[Instrument, ...]] = (SIM_BTCUSDT,)
 """Instruments that resolve without an instrument file: the built-in sim venue's."""
@@ -85,18 +88,26 @@ class Mode(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class ModelNames:
-    """Simulation model names; None lets the engine choose its default.
+class Models:
+    """Simulated execution models of the deployment's ``[models]`` table.
 
     Attributes:
-        fill: Fill model.
-        fee: Fee model.
-        latency: Latency model.
+        fee: Fee schedule name (``qk.fees.default_fee_models``), None for no fees.
+        fill: When a resting limit fills: ``"through"`` (the market trades beyond it) or
+            ``"touch"`` (at it).
+        slippage_ticks: Whole ticks added against the trader to every taker fill.
+        slippage_bps: Basis points of the market price added the same way.
+        latency_ns: Decision-to-venue latency, ``(low, high)`` ns: fixed when equal, else
+            sampled uniformly (seeded by ``latency_seed``).
+        latency_seed: Seed of the sampled latency.
     """
 
-    fill: str | None = None
     fee: str | None = None
-    latency: str | None = None
+    fill: str = "through"
+    slippage_ticks: int = 0
+    slippage_bps: int = 0
+    latency_ns: tuple[int, int] = (0, 0)
+    latency_seed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +126,7 @@ class Deployment:
         timeframes: Bar specs.
         capital: Starting capital in ``currency``.
         currency: Account currency.
-        models: Fill, fee and latency model names.
+        models: Fill, fee, slippage and latency models.
         risk_limits: The strategy's risk limits.
         cpus: CPUs to pin to (empty: no pinning).
     """
@@ -131,7 +142,7 @@ class Deployment:
     timeframes: tuple[BarSpec, ...]
     capital: Decimal
     currency: str
-    models: ModelNames
+    models: Models
     risk_limits: RiskLimits
     cpus: tuple[int, ...]
 
@@ -142,7 +153,9 @@ _TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
     "strategy": frozenset({"class", "id", "params"}),
     "market": frozenset({"venue", "instruments", "timeframes", "instrument_file"}),
     "account": frozenset({"capital", "currency"}),
-    "models": frozenset({"fill", "fee", "latency"}),
+    "models": frozenset(
+        {"fill", "fee", "latency", "latency_seed", "slippage_bps", "slippage_ticks"}
+    ),
     "risk": frozenset(f.name for f in fields(RiskLimits)),
     "runtime": frozenset({"cpus"}),
 }
@@ -270,10 +283,7 @@ def load_descriptor(path: str | Path) -> Deployment:
     if capital <= 0:
         raise reader.fail(_R.WRONG_TYPE, "account", "capital", f"must be > 0, got {capital}")
     currency = reader.get("account", "currency", str, "a currency code")
-    models = ModelNames(
-        *(reader.get("models", name, str, "a model name", required=False)
-          for name in ("fill", "fee", "latency"))
-    )  # fmt: skip
+    models = _models(reader)
     cpus_raw = reader.get("runtime", "cpus", list, "a list of CPU numbers", required=False) or []
     if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in cpus_raw) or (
         len(set(cpus_raw)) != len(cpus_raw)
@@ -415,3 +425,44 @@ def _risk(reader: _Reader, instruments: tuple[Instrument, ...]) -> RiskLimits:
         return RiskLimits(**values)
     except RiskConfigError as exc:
         raise reader.fail(_R.IMPOSSIBLE_LIMIT, "risk", None, str(exc)) from exc
+
+
+def _models(reader: _Reader) -> Models:
+    fee = reader.get("models", "fee", str, "a fee schedule name", required=False)
+    fill = reader.get("models", "fill", str, '"through" or "touch"', required=False) or "through"
+    if fill not in ("through", "touch"):
+        raise reader.fail(_R.WRONG_TYPE, "models", "fill",
+                          f'must be "through" or "touch", got {fill!r}')  # fmt: skip
+    counts = {}
+    for key in ("slippage_ticks", "slippage_bps", "latency_seed"):
+        value = reader.get("models", key, int, "an integer >= 0", required=False) or 0
+        if value < 0:
+            raise reader.fail(_R.WRONG_TYPE, "models", key, f"must be >= 0, got {value}")
+        counts[key] = value
+    latency = reader.get("models", "latency", str, 'a duration such as "2ms" or "1ms-5ms"',
+                         required=False)  # fmt: skip
+    return Models(
+        fee=fee,
+        fill=fill,
+        slippage_ticks=counts["slippage_ticks"],
+        slippage_bps=counts["slippage_bps"],
+        latency_ns=(0, 0) if latency is None else _latency(reader, latency),
+        latency_seed=counts["latency_seed"],
+    )
+
+
+def _latency(reader: _Reader, text: str) -> tuple[int, int]:
+    from qk.bars.spec import TimeframeError, parse_duration
+
+    parts = ["0ns" if p.strip() == "0" else p.strip() for p in text.split("-")]
+    try:
+        bounds = [parse_duration(p, allow_zero=True) for p in parts]
+    except TimeframeError:
+        bounds = []  # the error below says what a latency looks like
+    if len(bounds) == 1:
+        return bounds[0], bounds[0]
+    if len(bounds) == 2 and bounds[0] < bounds[1]:
+        return bounds[0], bounds[1]
+    raise reader.fail(_R.WRONG_TYPE, "models", "latency",
+                      f'must be "0", a duration such as "2ms", or a range "LOW-HIGH" with LOW < HIGH '
+                      f"(units ns, us, ms, s), got {text!r}")  # fmt: skip

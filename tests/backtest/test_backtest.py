@@ -26,7 +26,9 @@ from qk.strategy import Deployment, load_descriptor
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "momentum_sim.toml"
 TRADES = 20_000  # ~100 one-minute bars of synthetic data: enough crosses for fast=3, slow=8
 PARAMS = {"fast": "3", "slow": "8"}
-OUTPUTS = ("trades.csv", "orders.csv", "equity.csv", "summary.json", "report.html")
+OUTPUTS = (
+    "trades.csv", "round_trips.csv", "orders.csv", "equity.csv", "summary.json", "report.html",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +122,19 @@ def test_slippage_when_fills_have_decision_prices_then_total_is_sum_of_fills(
     assert Decimal(summary["slippage_total"]) == sum(Decimal(r["slippage"]) for r in fills)
 
 
-def test_report_when_written_then_self_contained_with_two_svg_charts(out_dir: Path) -> None:
+CHARTS = ("Equity (USDT)", "Drawdown (fraction of peak, underwater)",
+          "Exposure (gross exposure / equity)", "Turnover per ", "Round-trip PnL histogram")  # fmt: skip
+
+
+def test_report_when_written_then_self_contained_with_every_chart_and_section(
+    out_dir: Path,
+) -> None:
     page = (out_dir / "report.html").read_text()
-    assert page.count("<svg") == 2
+    assert page.count("<svg") == len(CHARTS)
+    for title in CHARTS:
+        assert f'aria-label="{title}' in page, title
+    for section in ("Monthly returns", "Trade distribution", "Slippage by instrument"):
+        assert f"<h2>{section}" in page, section
     assert "<script" not in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in page
@@ -323,3 +335,43 @@ def test_bar_when_strategy_submits_in_on_bar_then_order_hooks_run_after_it_retur
     assert [name for name, _ in seen[:5]] == ["bar", "update", "update", "fill", "update"]
     assert len(result.orders) == 1
     assert result.orders[0].filled_quantity > 0
+
+
+def test_round_trips_when_read_back_then_closed_gross_pnl_is_the_realised_pnl(
+    out_dir: Path,
+) -> None:
+    rows = _rows(out_dir / "round_trips.csv")
+    summary = json.loads((out_dir / "summary.json").read_text())
+    closed = [r for r in rows if r["status"] == "CLOSED"]
+    assert len(closed) == summary["round_trips"]["count"] >= 2
+    assert len(rows) - len(closed) == summary["open_trades"]
+    assert sum(Decimal(r["gross_pnl"]) for r in closed) == Decimal(summary["realized_pnl"])
+    fees = sum(Decimal(r["fees"]) for r in rows)
+    assert fees == Decimal(summary["fees"])
+    wins = sum(1 for r in closed if Decimal(r["pnl"]) > 0)
+    assert summary["round_trips"]["wins"] == wins
+    assert summary["round_trips"]["net_pnl"] == str(sum(Decimal(r["pnl"]) for r in closed))
+    for row in closed:
+        assert int(row["holding_ns"]) == int(row["exit_ts_ns"]) - int(row["entry_ts_ns"]) >= 0
+
+
+def test_summary_when_monthly_returns_compounded_then_total_return(out_dir: Path) -> None:
+    summary = json.loads((out_dir / "summary.json").read_text())
+    growth = 1.0
+    for month in summary["monthly_returns"]:
+        growth *= 1 + month["return"]
+    assert growth - 1 == pytest.approx(summary["total_return"], rel=1e-9)
+    assert summary["monthly_returns"][-1]["end_equity"] == summary["final_equity"]
+    fills = _rows(out_dir / "trades.csv")
+    notional = sum(Decimal(r["price"]) * Decimal(r["quantity"]) for r in fills)
+    capital = Decimal(summary["initial_capital"])
+    assert summary["turnover"] == pytest.approx(float(notional / capital))
+    assert sum(m["turnover"] for m in summary["monthly_returns"]) == pytest.approx(
+        summary["turnover"]
+    )
+    [by_instrument] = summary["slippage_by_instrument"]
+    assert by_instrument["instrument"] == "BTCUSDT.SIM"
+    assert by_instrument["slippage"] == summary["slippage_total"]
+    assert by_instrument["fills"] == summary["fills"]
+    exposures = [float(r["exposure"]) for r in _rows(out_dir / "equity.csv")]
+    assert summary["max_exposure"] == pytest.approx(max(exposures))
