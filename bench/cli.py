@@ -16,9 +16,12 @@ from pathlib import Path
 import orjson
 
 SUITES = {
+    "backtest": "qk.bench.backtest",
+    "binance": "qk.bench.binance",
     "ingest": "qk.bench.ingest",
     "metrics": "qk.bench.metrics",
     "ring": "qk.bench.ring",
+    "sweep": "qk.bench.sweep",
     "wal": "qk.bench.wal",
 }
 

@@ -11,5 +11,9 @@ echo "== qk-bench --quick (the benchmarks run in CI; figures in out/bench/)"
 .venv/bin/qk-bench ring --quick --json out/bench/ring-quick.json
 .venv/bin/qk-bench wal --quick --json out/bench/wal-quick.json
 .venv/bin/qk-bench ingest --quick --json out/bench/ingest-quick.json
+.venv/bin/qk-bench backtest --quick --json out/bench/backtest-quick.json
+.venv/bin/qk-bench metrics --quick --json out/bench/metrics-quick.json
+.venv/bin/qk-bench sweep --quick --json out/bench/sweep-quick.json
+.venv/bin/qk-bench binance --quick --json out/bench/binance-quick.json
 echo "== pytest"
 exec .venv/bin/pytest -q "$@"

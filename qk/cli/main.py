@@ -1,8 +1,9 @@
 """``qk``: the QuantKubera command line.
 
-Subcommands available now: ``demo``, ``backtest``, ``bars``, ``new strategy``, ``rings ls|cleanup``,
-``wal recover|verify|dump``, ``instruments ls``, ``schemas``. The trading commands (``backtest``,
-``start``, ``replay``...) arrive with the issues that build them.
+Subcommands: ``demo``, ``backtest``, ``bars``, ``new strategy``, ``rings ls|cleanup``,
+``wal recover|verify|dump``, ``instruments ls``, ``schemas``, ``data import|ls|export|compact-wal``,
+``runs ls|show|compare``, ``sweep``, ``walkforward``, ``status``, ``stop``, ``mock-venue binance``.
+``start`` and ``replay`` arrive with issue 5.
 """
 
 from __future__ import annotations
@@ -249,6 +250,22 @@ def build_parser() -> argparse.ArgumentParser:
     backtest = sub.add_parser("backtest", help="run a deployment descriptor over trades")
     configure_backtest(backtest)
     backtest.set_defaults(func=_cmd_backtest)
+
+    # Commands whose package owns its own arguments: each module's register(sub).
+    from qk.data.cli import register as register_data
+    from qk.research.cli import register as register_research
+    from qk.runs.cli import register as register_runs
+    from qk.supervisor.cli import register as register_supervisor
+    from qk.venues.binance.mock.cli import register as register_mock_binance
+
+    for register in (
+        register_data,
+        register_runs,
+        register_research,
+        register_supervisor,
+        register_mock_binance,
+    ):
+        register(sub)
     return parser
 
 

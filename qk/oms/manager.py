@@ -644,10 +644,15 @@ class OrderManager:
             while start < end:
                 stop = min(end, start + _TICK_CHUNK)
                 # Python ints are cheap to read per trade but not to hold: a chunk at a time.
+                # (Indexing lists beats zip/enumerate here: their tuples, one per trade, keep
+                # the cyclic GC busy.)
                 ts_chunk = tape.ts[start:stop].tolist()
                 iid_chunk = tape.iid[start:stop].tolist()
-                rows = zip(ts_chunk, iid_chunk, records[start:stop], strict=True)
-                for j, (ts, instrument_id, record) in enumerate(rows, start):
+                j = start - 1
+                for record in records[start:stop]:
+                    j += 1
+                    ts = ts_chunk[j - start]
+                    instrument_id = iid_chunk[j - start]
                     if instrument_id in held:
                         # Its marks move equity: the exact path (marks, limits, then hooks).
                         self._dispatching = False

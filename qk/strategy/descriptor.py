@@ -129,6 +129,10 @@ class Deployment:
         models: Fill, fee, slippage and latency models.
         risk_limits: The strategy's risk limits.
         cpus: CPUs to pin to (empty: no pinning).
+        data: Trades file a backtest runs on when no other data is given (``[data] path``,
+            resolved against the descriptor's folder), or None.
+        data_round: Round the file's prices and quantities to the instrument's precision
+            (``[data] round``) instead of refusing values with more decimals.
     """
 
     path: Path
@@ -145,10 +149,14 @@ class Deployment:
     models: Models
     risk_limits: RiskLimits
     cpus: tuple[int, ...]
+    data: Path | None = None
+    data_round: bool = False
 
 
 # Which keys each table may hold, so an unknown one is named precisely.
-_TOP_KEYS: Final = frozenset({"mode", "strategy", "market", "account", "models", "risk", "runtime"})
+_TOP_KEYS: Final = frozenset(
+    {"mode", "strategy", "market", "account", "models", "risk", "runtime", "data"}
+)
 _TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
     "strategy": frozenset({"class", "id", "params"}),
     "market": frozenset({"venue", "instruments", "timeframes", "instrument_file"}),
@@ -158,6 +166,7 @@ _TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
     ),
     "risk": frozenset(f.name for f in fields(RiskLimits)),
     "runtime": frozenset({"cpus"}),
+    "data": frozenset({"path", "round"}),
 }
 _REQUIRED_TABLES: Final = ("strategy", "market", "account")
 
@@ -305,6 +314,8 @@ def load_descriptor(path: str | Path) -> Deployment:
         models=models,
         risk_limits=_risk(reader, instruments),
         cpus=tuple(cpus_raw),
+        data=_data_path(reader, base),
+        data_round=bool(reader.get("data", "round", bool, "true or false", required=False)),
     )
 
 
@@ -431,7 +442,7 @@ def _models(reader: _Reader) -> Models:
     fee = reader.get("models", "fee", str, "a fee schedule name", required=False)
     fill = reader.get("models", "fill", str, '"through" or "touch"', required=False) or "through"
     if fill not in ("through", "touch"):
-        raise reader.fail(_R.WRONG_TYPE, "models", "fill",
+        raise reader.fail(_R.UNKNOWN_VALUE, "models", "fill",
                           f'must be "through" or "touch", got {fill!r}')  # fmt: skip
     counts = {}
     for key in ("slippage_ticks", "slippage_bps", "latency_seed"):
@@ -466,3 +477,15 @@ def _latency(reader: _Reader, text: str) -> tuple[int, int]:
     raise reader.fail(_R.WRONG_TYPE, "models", "latency",
                       f'must be "0", a duration such as "2ms", or a range "LOW-HIGH" with LOW < HIGH '
                       f"(units ns, us, ms, s), got {text!r}")  # fmt: skip
+
+
+def _data_path(reader: _Reader, base: Path) -> Path | None:
+    text: str | None = reader.get(
+        "data", "path", str, "a path to a trades CSV or Parquet", required=False
+    )
+    if text is None:
+        return None
+    path = (base / text).resolve()
+    if not path.is_file():
+        raise reader.fail(_R.MISSING_DATA, "data", "path", f"no such file: {path}")
+    return path

@@ -54,6 +54,8 @@ class DescriptorErrorReason(IntEnum):
     """A value outside its set (a venue name, a breach state, a timeframe)."""
     BAD_PARAMS = 9
     """The strategy parameters are refused by the strategy's ``Params``."""
+    MISSING_DATA = 10
+    """A ``[data] path`` that names no file."""
     BAD_STRATEGY = 10
     """The strategy class cannot be found or is not a :class:`~qk.strategy.Strategy`."""
 

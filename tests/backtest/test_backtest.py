@@ -24,7 +24,7 @@ from qk.backtest.cli import configure_parser, load_trades, run
 from qk.strategy import Deployment, load_descriptor
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "momentum_sim.toml"
-TRADES = 20_000  # ~100 one-minute bars of synthetic data: enough crosses for fast=3, slow=8
+TRADES = 120_000  # ~100 one-minute bars of synthetic data: enough crosses for fast=3, slow=8
 PARAMS = {"fast": "3", "slow": "8"}
 OUTPUTS = (
     "trades.csv", "round_trips.csv", "orders.csv", "equity.csv", "summary.json", "report.html",
@@ -201,13 +201,13 @@ def test_run_when_no_trades_then_no_data(
 def _cli(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="qk backtest")
     configure_parser(parser)
-    return run(parser.parse_args(list(argv)))
+    return run(parser.parse_args([*argv, "--no-track"]))
 
 
 def test_cli_when_run_then_prints_summary_and_report_path(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = _cli("--config", str(CONFIG), "--trades", str(TRADES), "--param", "fast=3",
+    code = _cli("--config", str(CONFIG), "--synthetic", str(TRADES), "--param", "fast=3",
                 "--param", "slow=8", "--out", str(tmp_path))  # fmt: skip
     assert code == 0
     out = capsys.readouterr().out
@@ -220,7 +220,7 @@ def test_cli_when_run_then_prints_summary_and_report_path(
 def test_cli_when_fast_not_below_slow_then_exit_2_with_the_strategy_reason(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = _cli("--config", str(CONFIG), "--trades", "100", "--param", "fast=30",
+    code = _cli("--config", str(CONFIG), "--synthetic", "100", "--param", "fast=30",
                 "--out", str(tmp_path))  # fmt: skip
     assert code == 2
     assert "fast (30) must be shorter than slow (26)" in capsys.readouterr().err
@@ -261,8 +261,10 @@ def _descriptor_with_models(tmp_path: Path, models: str) -> Path:
     text = CONFIG.read_text().replace(
         'class = "../strategies/', f'class = "{CONFIG.parent}/../strategies/'
     )
+    text = text.replace('path = "data/', f'path = "{CONFIG.parent}/data/')
+    text = text.replace('fee = "sim.spot"', models)
     path = tmp_path / "models.toml"
-    path.write_text(text.replace("[models]", f"[models]\n{models}"))
+    path.write_text(text)
     return path
 
 
@@ -324,6 +326,7 @@ def test_bar_when_strategy_submits_in_on_bar_then_order_hooks_run_after_it_retur
 ) -> None:
     (tmp_path / "probe.py").write_text(PROBE_SOURCE)
     text = CONFIG.read_text().replace("../strategies/momentum.py:Momentum", "probe.py:BarProbe")
+    text = text.replace('path = "data/', f'path = "{CONFIG.parent}/data/')
     text = text.replace('[strategy.params]\nfast = 12\nslow = 26\nquantity = "0.01"', "")
     descriptor = tmp_path / "probe.toml"
     descriptor.write_text(text)
@@ -375,3 +378,16 @@ def test_summary_when_monthly_returns_compounded_then_total_return(out_dir: Path
     assert by_instrument["fills"] == summary["fills"]
     exposures = [float(r["exposure"]) for r in _rows(out_dir / "equity.csv")]
     assert summary["max_exposure"] == pytest.approx(max(exposures))
+
+
+def test_cli_when_no_data_given_then_the_descriptors_recording_is_used(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = _cli("--config", str(CONFIG), "--out", str(tmp_path))
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "btcusdt-trades-2021-01-08.parquet" in err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    # 46 seconds of real trades: fewer than 26 one-minute bars, so momentum never warms up.
+    assert summary["fills"] == 0
+    assert summary["fee_model"] == "sim.spot"

@@ -46,7 +46,9 @@ def test_nse_data_file_names_its_source_and_date_and_covers_2025_and_2026() -> N
     cal = nse_calendar()
     assert cal.years == (2025, 2026)
     assert "2026-11-25" in cal.source and "(verified)" in cal.source
-    assert dt.date(2026, 1, 15) in cal.holidays  # the municipal-election closure (NSE, January 2026)
+    assert (
+        dt.date(2026, 1, 15) in cal.holidays
+    )  # the municipal-election closure (NSE, January 2026)
     assert dt.date(2025, 12, 25) in cal.holidays
     assert all(day.weekday() < 5 for day in cal.holidays)
 

@@ -82,6 +82,8 @@ def test_load_descriptor_when_valid_then_every_field_typed(tmp_path: Path) -> No
     assert deployment.capital == Decimal("2500.50")
     assert deployment.models.fill == "touch"
     assert deployment.models.fee is None
+    assert deployment.models.latency_ns == (0, 0)
+    assert deployment.data is None
     assert deployment.risk_limits.max_order_quantity == Decimal("0.05")
     assert deployment.risk_limits.drawdown_state is TradingState.REDUCING
     assert deployment.risk_limits.permitted_venues == frozenset({Venue.SIM})
@@ -153,6 +155,14 @@ def test_load_descriptor_when_instrument_file_then_resolves_venue_and_qualified_
         ('[account]\ncapital = "2500.50"\ncurrency = "USDT"\n', "", R.MISSING_FIELD,
          "[account]", "required table"),
         ('mode = "backtest"', "mode = ", R.UNREADABLE, "deploy.toml", "cannot read"),
+        ('fill = "touch"', 'fill = "sideways"', R.UNKNOWN_VALUE, "[models] fill", "touch"),
+        ('fill = "touch"', 'latency = "5-1ms"', R.WRONG_TYPE, "[models] latency", "LOW < HIGH"),
+        ('fill = "touch"', 'latency = "fast"', R.WRONG_TYPE, "[models] latency", "'fast'"),
+        ('fill = "touch"', "slippage_bps = -1", R.WRONG_TYPE, "[models] slippage_bps", ">= 0"),
+        ("[models]", '[data]\npath = "nowhere.parquet"\n[models]', R.MISSING_DATA,
+         "[data] path", "no such file"),
+        ("[models]", "[data]\nround = 1\n[models]", R.WRONG_TYPE, "[data] round",
+         "true or false"),
     ],
 )  # fmt: skip
 def test_load_descriptor_when_entry_bad_then_error_names_table_and_key(
@@ -189,3 +199,19 @@ def test_load_descriptor_when_file_missing_then_unreadable(tmp_path: Path) -> No
     with pytest.raises(DescriptorError) as caught:
         load_descriptor(tmp_path / "absent.toml")
     assert caught.value.reason is R.UNREADABLE
+
+
+def test_load_descriptor_when_models_and_data_given_then_parsed(tmp_path: Path) -> None:
+    (tmp_path / "tape.csv").write_text("x", encoding="utf-8")
+    text = BASE.replace(
+        'fill = "touch"',
+        'fill = "touch"\nfee = "sim.spot"\nslippage_bps = 2\nslippage_ticks = 1\n'
+        'latency = "1ms-5ms"\nlatency_seed = 9\n[data]\npath = "tape.csv"\nround = true',
+    )
+    deployment = load_descriptor(_write(tmp_path, text))
+    models = deployment.models
+    assert (models.fee, models.slippage_bps, models.slippage_ticks) == ("sim.spot", 2, 1)
+    assert models.latency_ns == (1_000_000, 5_000_000)
+    assert models.latency_seed == 9
+    assert deployment.data == (tmp_path / "tape.csv").resolve()
+    assert deployment.data_round is True
