@@ -37,7 +37,7 @@ import numpy.typing as npt
 import structlog
 
 from qk.backtest import run_backtest
-from qk.backtest.engine import _finish, _point, _wire
+from qk.backtest.engine import _finish, _point, _wire, session_starts
 from qk.marketdata.sim import SIM_BTCUSDT, random_walk_trades
 from qk.strategy import Deployment, Strategy, load_descriptor
 
@@ -103,7 +103,11 @@ def _reference_rate(deployment: Deployment, trades: npt.NDArray[np.void]) -> flo
     wiring = _wire(deployment, trades, None, None)
     manager = wiring.manager
     manager.start()
+    ts = trades["ts_event"]
+    starts = session_starts(deployment.venue, int(ts[0]), int(ts[-1]))
     for record in trades:
+        while starts and starts[0] <= int(record["ts_event"]):
+            manager.start_session(starts.pop(0))
         manager.process_record(record)
         agg = wiring.aggregators[int(record["instrument_id"])]
         waiting = agg.on_trade(

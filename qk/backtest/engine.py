@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from qk.backtest.errors import BacktestError, BacktestErrorReason
 from qk.bars import BarAggregator, FeedConfig
+from qk.bars.calendar import NS_PER_SECOND, calendar_for_venue
 from qk.execution import (
     FillModel,
     FixedLatency,
@@ -35,7 +36,7 @@ from qk.orders import Order
 from qk.portfolio import AccountState, Portfolio
 from qk.risk import RiskConfig, RiskEngine
 from qk.schemas import dtype_of
-from qk.schemas.enums import Side
+from qk.schemas.enums import Side, Venue
 from qk.schemas.fixed import from_raw
 from qk.strategy import Deployment, Models, ParamError, Strategy, parse_params
 
@@ -145,14 +146,18 @@ def run_backtest(
     done = 0
     # Bars depend on the trades alone, so every aggregator runs over the whole tape first and
     # says after which trade each bar is published; the manager then takes the trades up to
-    # that one and the bars are delivered exactly where a live feed would deliver them.
-    for after, bars in _bar_schedule(wiring.aggregators, trades):
-        manager.process_trades(trades, done, after + 1)
-        done = after + 1
+    # that one and the bars are delivered exactly where a live feed would deliver them. A new
+    # trading day starts before the first trade at or after its session open.
+    for position, bars, session_ns in _schedule(wiring, trades):
+        manager.process_trades(trades, done, position)
+        done = position
+        if bars is None:
+            manager.start_session(session_ns)
+            continue
         for bar in bars:
             manager.process_bar(bar)
         bars_delivered += len(bars)
-        equity.append(_point(manager, sid, int(trades["ts_event"][after])))
+        equity.append(_point(manager, sid, int(trades["ts_event"][position - 1])))
         report(done)
     manager.process_trades(trades, done, len(trades))
     bars_delivered += _finish(wiring)
@@ -257,6 +262,37 @@ def _result(
         last_ts_ns=int(trades["ts_event"][-1]),
         fee_model=wiring.fee_model,
     )
+
+
+def _schedule(
+    wiring: _Wiring, trades: npt.NDArray[np.void]
+) -> list[tuple[int, npt.NDArray[np.void] | None, int]]:
+    """What happens between trades, in order: ``(position, bars, 0)`` delivers bars once the
+    trades before ``position`` are processed; ``(position, None, ts)`` starts a trading day at
+    ``ts`` before the trade at ``position``. At one position, bars (published by the trade
+    before) come first."""
+    events: list[tuple[int, int, npt.NDArray[np.void] | None, int]] = [
+        (after + 1, 0, bars, 0) for after, bars in _bar_schedule(wiring.aggregators, trades)
+    ]
+    ts = trades["ts_event"]
+    for start in session_starts(wiring.deployment.venue, int(ts[0]), int(ts[-1])):
+        events.append((int(np.searchsorted(ts, start, "left")), 1, None, start))
+    events.sort(key=lambda e: (e[0], e[1]))
+    return [(position, bars, start) for position, _, bars, start in events]
+
+
+def session_starts(venue: Venue, first_ns: int, last_ns: int) -> list[int]:
+    """Trading-day starts after ``first_ns`` and at or before ``last_ns``: local midnight on a
+    continuous (24/7) calendar, the session open on an exchange calendar (NSE 09:15 IST).
+    The daily-loss limit counts from the latest one."""
+    calendar = calendar_for_venue(venue)
+    if calendar.continuous:
+        day = 86_400 * NS_PER_SECOND
+        origin = calendar.origin_ns
+        first = origin + ((first_ns - origin) // day + 1) * day
+        return list(range(first, last_ns + 1, day))
+    starts, _ = calendar.sessions()
+    return [int(t) for t in starts[(starts > first_ns) & (starts <= last_ns)]]
 
 
 def _bar_schedule(

@@ -407,6 +407,12 @@ class OrderManager:
             self._outbox.append((strategy_id, _Hook.BAR, (bar,)))
         self._dispatch()
 
+    def start_session(self, ts_ns: int) -> None:
+        """Start a trading day at ``ts_ns`` (market time): the daily PnL of every strategy and of
+        the account counts from the equity of now (marks up to the last trade processed)."""
+        self._sync()
+        self._portfolio.start_session(ts_ns)
+
     def advance_to(self, ts_ns: int) -> None:
         """Move market time to ``ts_ns`` with no market data: due timers fire in order, commands
         reach the exchange, orders expire.
@@ -647,6 +653,28 @@ class OrderManager:
                 # (Indexing lists beats zip/enumerate here: their tuples, one per trade, keep
                 # the cyclic GC busy.)
                 ts_chunk = tape.ts[start:stop].tolist()
+                single = tape.single
+                if single is not None and single not in held and len(hooks.get(single, ())) == 1:
+                    # One instrument, nobody holds it, one subscriber: the common case, bare.
+                    hook = hooks[single][0]
+                    j = start
+                    for record in records[start:stop]:
+                        clock._now = ts_chunk[j - start]
+                        j += 1
+                        self._cursor = j
+                        hook(record)
+                        if outbox:
+                            self._dispatching = False
+                            self._dispatch()
+                            self._dispatching = True
+                        if self._commanded:
+                            self._commanded = False
+                            if not self._exchange.idle or self._timers.next_at() != next_timer:
+                                return j
+                            if single in held:
+                                break  # a fill opened a position: the general loop from here
+                    start = j
+                    continue
                 iid_chunk = tape.iid[start:stop].tolist()
                 j = start - 1
                 for record in records[start:stop]:

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qk.backtest import BacktestResult, run_backtest
-from qk.backtest.engine import EquityPoint, _finish, _point, _result, _wire
+from qk.backtest.engine import EquityPoint, _finish, _point, _result, _wire, session_starts
 from qk.bars import BarSpec
 from qk.marketdata.sim import SIM_BTCUSDT, random_walk_trades
 from qk.orders import TERMINAL_STATUSES
@@ -46,7 +46,12 @@ def reference(deployment: Deployment, trades: npt.NDArray[np.void]) -> tuple[Bac
     equity: list[EquityPoint] = []
     delivered = 0
     manager.start()
+    starts = session_starts(
+        deployment.venue, int(trades["ts_event"][0]), int(trades["ts_event"][-1])
+    )
     for record in trades:
+        while starts and starts[0] <= int(record["ts_event"]):
+            manager.start_session(starts.pop(0))
         manager.process_record(record)
         agg = wiring.aggregators[int(record["instrument_id"])]
         waiting = agg.on_trade(
@@ -205,9 +210,11 @@ def deployment_of(
     )
 
 
-def tape(n: int, seed: int, *, two: bool = False) -> npt.NDArray[np.void]:
+def tape(
+    n: int, seed: int, *, two: bool = False, interval_ms: float = 300.0
+) -> npt.NDArray[np.void]:
     first = random_walk_trades(
-        SIM_BTCUSDT, n, seed=seed, mean_interval_ms=300.0, max_lots=3000, volatility_bps=8.0
+        SIM_BTCUSDT, n, seed=seed, mean_interval_ms=interval_ms, max_lots=3000, volatility_bps=8.0
     )
     if not two:
         return first
@@ -255,6 +262,22 @@ def test_daily_loss_breach_lands_on_the_same_trade() -> None:
     )
     got = assert_same(deployment, tape(5_000, 7))
     assert any(o.status.name == "DENIED" for o in got.orders)
+
+
+def test_daily_loss_counts_per_utc_day_across_sessions() -> None:
+    # ~3.5 days of trades: the daily-loss limit must see each UTC day start afresh.
+    deployment = deployment_of(
+        BarChaos,
+        Chaos.Params(seed=11, bar_rate=0.05),
+        max_daily_loss=Decimal("3"),
+        daily_loss_state=TradingState.REDUCING,
+    )
+    trades = tape(3_000, 12, interval_ms=100_000.0)
+    got = assert_same(deployment, trades)
+    ts = trades["ts_event"]
+    assert len(session_starts(deployment.venue, int(ts[0]), int(ts[-1]))) >= 3
+    # The day's PnL counts from the last UTC midnight, not from the deposit.
+    assert got.final.day_pnl != got.final.equity - deployment.capital
 
 
 def test_momentum_matches_per_record_loop() -> None:
