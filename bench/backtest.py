@@ -15,7 +15,7 @@ slippage, 5 ms latency, a drawdown limit):
   runs the bar strategy over them (the trade array alone is 72 MB);
 * ``backtest_reference_ticks_per_s``: the baseline, in the same run: the same bar strategy driven
   the obvious way, every trade through ``OrderManager.process_record`` and the aggregator's
-  ``on_trade`` (timed over the first 100,000 trades; ``--quick``: 20,000), and
+  ``on_trade`` (``qk.backtest.reference.run_per_record``, timed over the first 100,000 trades; ``--quick``: 20,000), and
   ``backtest_speedup_vs_reference`` = bar strategy / reference.
 
 The fast path and the reference give identical results (``tests/backtest/test_fast_path.py``).
@@ -37,7 +37,7 @@ import numpy.typing as npt
 import structlog
 
 from qk.backtest import run_backtest
-from qk.backtest.engine import _finish, _point, _wire, session_starts
+from qk.backtest.reference import run_per_record
 from qk.marketdata.sim import SIM_BTCUSDT, random_walk_trades
 from qk.strategy import Deployment, Strategy, load_descriptor
 
@@ -100,25 +100,7 @@ def _raw_tick_rate(trades: npt.NDArray[np.void], repeats: int) -> float:
 
 def _reference_rate(deployment: Deployment, trades: npt.NDArray[np.void]) -> float:
     start = time.perf_counter()
-    wiring = _wire(deployment, trades, None, None)
-    manager = wiring.manager
-    manager.start()
-    ts = trades["ts_event"]
-    starts = session_starts(deployment.venue, int(ts[0]), int(ts[-1]))
-    for record in trades:
-        while starts and starts[0] <= int(record["ts_event"]):
-            manager.start_session(starts.pop(0))
-        manager.process_record(record)
-        agg = wiring.aggregators[int(record["instrument_id"])]
-        waiting = agg.on_trade(
-            int(record["ts_event"]), int(record["ts_recv"]), int(record["price"]),
-            int(record["quantity"]), int(record["venue_trade_id"]),
-        )  # fmt: skip
-        if waiting:
-            for bar in agg.take_bars():
-                manager.process_bar(bar)
-            _point(manager, wiring.strategy_id, int(record["ts_event"]))
-    _finish(wiring)
+    run_per_record(deployment, trades)
     return len(trades) / (time.perf_counter() - start)
 
 

@@ -32,6 +32,7 @@ from qk.execution import (
 from qk.fees import FeeError, FeeInput, FeeModel, UnknownFeeModelError, default_fee_models
 from qk.instruments import Instrument, InstrumentMaster
 from qk.oms import EngineContext, OrderManager, net_position_of
+from qk.oms.manager import JournalEntry
 from qk.orders import Order
 from qk.portfolio import AccountState, Portfolio
 from qk.risk import RiskConfig, RiskEngine
@@ -77,6 +78,8 @@ class BacktestResult:
         first_ts_ns: First trade time.
         last_ts_ns: Last trade time.
         fee_model: Name of the fee model applied, or None (no fees).
+        journal: What the order manager decided and booked, in order (timers fired, order
+            events, risk events; ``OrderManager.journal``): equal across equal runs.
     """
 
     deployment: Deployment
@@ -90,6 +93,7 @@ class BacktestResult:
     first_ts_ns: int
     last_ts_ns: int
     fee_model: str | None
+    journal: tuple[JournalEntry, ...] = ()
 
 
 def override_params(deployment: Deployment, overrides: Mapping[str, object]) -> Any:
@@ -261,6 +265,7 @@ def _result(
         first_ts_ns=int(trades["ts_event"][0]),
         last_ts_ns=int(trades["ts_event"][-1]),
         fee_model=wiring.fee_model,
+        journal=tuple(wiring.manager.journal),
     )
 
 

@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qk.backtest import BacktestResult, run_backtest
-from qk.backtest.engine import EquityPoint, _finish, _point, _result, _wire, session_starts
+from qk.backtest.engine import session_starts
+from qk.backtest.reference import run_per_record
 from qk.bars import BarSpec
 from qk.marketdata.sim import SIM_BTCUSDT, random_walk_trades
 from qk.orders import TERMINAL_STATUSES
@@ -39,59 +40,8 @@ TEN_S = 10_000_000_000
 SIM_ETHUSDT = dataclasses.replace(SIM_BTCUSDT, instrument_id=2, symbol="ETHUSDT")
 
 
-def reference(deployment: Deployment, trades: npt.NDArray[np.void]) -> tuple[BacktestResult, Any]:
-    """Every trade through process_record and on_trade: the semantics the fast path keeps."""
-    wiring = _wire(deployment, trades, None, None)
-    manager, sid = wiring.manager, wiring.strategy_id
-    equity: list[EquityPoint] = []
-    delivered = 0
-    manager.start()
-    starts = session_starts(
-        deployment.venue, int(trades["ts_event"][0]), int(trades["ts_event"][-1])
-    )
-    for record in trades:
-        while starts and starts[0] <= int(record["ts_event"]):
-            manager.start_session(starts.pop(0))
-        manager.process_record(record)
-        agg = wiring.aggregators[int(record["instrument_id"])]
-        waiting = agg.on_trade(
-            int(record["ts_event"]), int(record["ts_recv"]), int(record["price"]),
-            int(record["quantity"]), int(record["venue_trade_id"]),
-        )  # fmt: skip
-        if waiting:
-            for bar in agg.take_bars():
-                manager.process_bar(bar)
-                delivered += 1
-            equity.append(_point(manager, sid, int(record["ts_event"])))
-    delivered += _finish(wiring)
-    equity.append(_point(manager, sid, int(trades["ts_event"][-1])))
-    return _result(wiring, trades, equity, delivered), manager.journal
-
-
-def fast(deployment: Deployment, trades: npt.NDArray[np.void]) -> tuple[BacktestResult, Any]:
-    journals: list[Any] = []
-    original = _wire
-
-    def spy(*args: Any) -> Any:
-        wiring = original(*args)
-        journals.append(wiring.manager.journal)
-        return wiring
-
-    import qk.backtest.engine as engine
-
-    engine._wire = spy  # type: ignore[assignment]
-    try:
-        result = run_backtest(deployment, trades)
-    finally:
-        engine._wire = original  # type: ignore[assignment]
-    return result, journals[0]
-
-
 def assert_same(deployment: Deployment, trades: npt.NDArray[np.void]) -> BacktestResult:
-    (want, want_journal), (got, got_journal) = (
-        reference(deployment, trades),
-        fast(deployment, trades),
-    )
+    want, got = run_per_record(deployment, trades), run_backtest(deployment, trades)
     assert [update_record(o).tobytes() for o in got.orders] == [
         update_record(o).tobytes() for o in want.orders
     ]
@@ -103,7 +53,7 @@ def assert_same(deployment: Deployment, trades: npt.NDArray[np.void]) -> Backtes
     assert len(got.equity) == len(want.equity)
     for g, w in zip(got.equity, want.equity, strict=True):
         assert g == w
-    assert got_journal == want_journal
+    assert got.journal == want.journal
     return got
 
 
