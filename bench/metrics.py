@@ -70,7 +70,7 @@ def run(quick: bool) -> dict[str, float]:
 
         def loop() -> None:
             for _ in steps:
-                pass
+                continue  # the loop alone: its cost is subtracted from the others
 
         def ours_inc() -> None:
             inc = counter.inc

@@ -119,7 +119,7 @@ def _run(steps: list[tuple[object, ...]], model: FillModel, seed: int) -> _Run:
                     _Market(ask * TICK, bid * TICK, ask_size, bid_size, False, events)
                 )
             case _:
-                pass
+                continue  # a cancel or modify drawn before any order exists: nothing to do
     take(ex.advance_to(now + 10 * MS), len(run.markets))
     return run
 

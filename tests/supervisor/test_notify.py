@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -30,10 +31,9 @@ def received(sock: socket.socket) -> list[str]:
     messages = []
     sock.setblocking(False)
     try:
-        while True:
-            messages.append(sock.recv(4096).decode())
-    except BlockingIOError:
-        pass
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                messages.append(sock.recv(4096).decode())
     finally:
         sock.settimeout(5)
     return messages

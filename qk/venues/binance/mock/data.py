@@ -84,10 +84,8 @@ def load_exchange_info(data_dir: Path | None = None) -> tuple[dict[str, Any], di
 
 
 def _parse_ts(text: str, path: Path, row: int) -> int:
-    try:
+    if text.lstrip("-").isdigit():
         return int(text)
-    except ValueError:
-        pass
     try:
         return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
     except ValueError as exc:

@@ -531,7 +531,7 @@ async def _listen_key_stream(
     mock.hub.add_subscriber(ws, listen_key.channel, wrapped=False)
     try:
         async for _msg in ws:
-            pass
+            continue  # user-data sockets only send; drain client frames until it closes
     finally:
         mock.hub.remove_connection(ws)
     return ws

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
@@ -131,10 +132,7 @@ def test_5xx_after_accept_on_futures() -> None:
 def test_delay_fault_holds_responses() -> None:
     config = MockConfig(api_key=KEY, api_secret=SECRET, faults=Faults(delay_ms=1000))
     with MockBinanceServer(config) as server:
-        try:
+        with pytest.raises(requests.Timeout):
             requests.get(server.base_url + "/api/v3/ping", timeout=0.2)
-            raise AssertionError("expected the client to time out")
-        except requests.Timeout:
-            pass
         server.mock.faults.delay_ms = 0
         assert requests.get(server.base_url + "/api/v3/ping", timeout=5).status_code == 200
