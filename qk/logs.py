@@ -6,12 +6,15 @@ Call :func:`configure_logging` once at process start. Every event then carries `
 ``strategy_id`` (:func:`bind_strategy`) and ``correlation_id`` (:func:`correlation`, around the
 handling of one record, so every line written while handling it names the tick that caused it).
 Context is kept in :mod:`contextvars`, so it follows asyncio tasks and never leaks across threads.
+Values of credential-named fields (api_key, secret, signature, passphrase...) and ``name=value``
+pairs of them inside strings are blanked before a line is written (:func:`redact_secrets`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
@@ -75,6 +78,7 @@ def configure_logging(
             add_process,
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
+            redact_secrets,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
@@ -103,3 +107,49 @@ def correlation(correlation_id: int) -> Iterator[None]:
 def clear_context() -> None:
     """Drop every context binding (strategy id, correlation id) of this context."""
     structlog.contextvars.clear_contextvars()
+
+
+# -- redaction: credentials never reach a log line ------------------------------------------
+
+REDACTED = "[redacted]"
+"""What a blanked value is replaced with."""
+
+# Names are matched after dropping separators and case: api_key, apiKey, API-KEY, x-mbx-apikey.
+_SECRET_NAME = re.compile(r"apikey|secret|signature|passphrase|password|passwd|token|credential")
+_PAIR = re.compile(
+    r"(?P<name>[A-Za-z0-9_.-]*(?:api[_-]?key|secret|signature|passphrase|password|token)"
+    r"[A-Za-z0-9_.-]*)(?P<sep>\s*[=:]\s*)(?P<value>[^&\s,;\"']+)",
+    re.IGNORECASE,
+)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a field named ``name`` carries a credential."""
+    return bool(_SECRET_NAME.search(re.sub(r"[\s_.-]", "", name).lower()))
+
+
+def redact_text(text: str) -> str:
+    """``text`` with the value of every ``secret_name=value`` (or ``: value``) pair blanked."""
+    return _PAIR.sub(lambda m: f"{m['name']}{m['sep']}{REDACTED}", text)
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if isinstance(k, str) and is_secret_name(k) else _redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(_redact(item) for item in value)
+    return value
+
+
+def redact_secrets(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: blank credential values in ``event`` (see the module docstring)."""
+    for name in list(event):
+        event[name] = REDACTED if is_secret_name(name) else _redact(event[name])
+    return event
