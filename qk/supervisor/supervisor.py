@@ -26,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from qk.metrics import IntGauge, MetricsExporter, MetricsSegment
 from qk.process import start_time_ns
 from qk.sandbox import is_credential_name
 from qk.supervisor import layout
@@ -180,6 +181,10 @@ class Supervisor:
         poll_interval: seconds between passes of :meth:`run`'s loop.
         seed: seeds the back-off jitter.
         notifier: the systemd notifier (default: from the environment; a no-op outside systemd).
+        metrics_port: serve the session's metrics (every process's shared-memory segment, and the
+            supervisor's own: ``process_state`` and ``process_restarts`` per process) on
+            ``http://127.0.0.1:<port>/metrics`` while running; 0 picks a free port
+            (:attr:`metrics_url`); None (default) serves nothing.
     """
 
     def __init__(
@@ -193,6 +198,7 @@ class Supervisor:
         poll_interval: float = 0.05,
         seed: int = 0,
         notifier: SystemdNotifier | None = None,
+        metrics_port: int | None = None,
     ) -> None:
         layout.validate_session(session)
         if poll_interval <= 0:
@@ -216,6 +222,10 @@ class Supervisor:
         self._last_status = ""
         self._signal_received = 0
         self._log = log.bind(session=session)
+        self._metrics_port = metrics_port
+        self._exporter: MetricsExporter | None = None
+        self._metrics: MetricsSegment | None = None
+        self._gauges: dict[str, tuple[IntGauge, IntGauge]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -234,8 +244,44 @@ class Supervisor:
             raise RuntimeError(f"supervisor of session {self.session!r} was already started")
         self._table = HeartbeatTable.create(self.session, self.order)
         self._started = True
+        if self._metrics_port is not None:
+            self._start_metrics(self._metrics_port)
         self._log.info("supervisor.started", pid=os.getpid(), processes=self.order)
         self.step()
+
+    @property
+    def metrics_url(self) -> str | None:
+        """``http://127.0.0.1:<port>/metrics`` while the exporter serves, else None."""
+        return self._exporter.url if self._exporter is not None else None
+
+    def _start_metrics(self, port: int) -> None:
+        self._metrics = MetricsSegment.create(self.session, "supervisor")
+        for child in self._children:
+            labels = {"name": child.spec.name}
+            self._gauges[child.spec.name] = (
+                self._metrics.gauge(
+                    "process_state", "supervised process state (ProcessState code)", labels
+                ),
+                self._metrics.gauge("process_restarts", "restarts of a supervised process", labels),
+            )
+        self._exporter = MetricsExporter(self.session, port=port)
+        self._exporter.start()
+        self._log.info("supervisor.metrics", url=self._exporter.url)
+
+    def _update_metrics(self) -> None:
+        for child in self._children:
+            state, restarts = self._gauges[child.spec.name]
+            state.set(int(child.state))
+            restarts.set(child.restarts)
+
+    def _stop_metrics(self) -> None:
+        if self._exporter is not None:
+            self._exporter.stop()
+            self._exporter = None
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics.unlink()
+            self._metrics = None
 
     def request_stop(self) -> None:
         """Ask :meth:`run` to shut down (safe from a signal handler or another thread)."""
@@ -313,6 +359,7 @@ class Supervisor:
         for child in reversed(self._children):
             self._stop_child(child)
         self._call("on_cleanup", self._on_cleanup)
+        self._stop_metrics()
         # Unlink before closing: closing releases the session lock, and a supervisor that took the
         # lock in between would otherwise lose its fresh table to this unlink.
         HeartbeatTable.unlink(self.session)
@@ -369,6 +416,8 @@ class Supervisor:
             due = child.state is ProcessState.BACKOFF and now >= child.due_ns
             if pending or due:
                 self._spawn(child, now)
+        if self._gauges:
+            self._update_metrics()
         self._notify(now)
 
     def _reap(self, child: _Child, now: int) -> None:
