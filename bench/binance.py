@@ -16,7 +16,13 @@ keeps the records, and times from its first message to its last.
   socket: ``json.loads`` and a dict-based conversion (exact decimals, a dict book).
 * ``binance_ws_vs_baseline``: the first over the last.
 
-The order round trip (intent → ack) is measured by the gateway's own benchmark, not here.
+* ``binance_order_rtt_p50_us``: order round trip, intent → ack: the median time of
+  ``BinanceGateway.place`` (filter check, SUBMITTED, signing, ``POST /api/v3/order`` to the mock in
+  another process on loopback, the FULL answer mapped into OrderUpdate records) over IOC limit
+  orders that the mock answers at once (EXPIRED: no liquidity). At least 200 orders.
+* ``binance_order_ping_p50_us``: the baseline, in the same run against the same mock: the median
+  round trip of a bare aiohttp ``GET /api/v3/ping`` on a keep-alive session.
+* ``binance_order_rtt_vs_ping``: the first over the second.
 """
 
 from __future__ import annotations
@@ -227,6 +233,103 @@ def _baseline(messages: list[str]) -> float:
     return len(messages) / (time.perf_counter() - started)
 
 
+def _serve_orders(pipe: Connection) -> None:
+    """Child process: the mock Binance (REST) with order-count limits out of the way."""
+    from qk.venues.binance.mock.server import MockBinanceServer, MockConfig
+
+    async def main() -> None:
+        server = MockBinanceServer(
+            MockConfig(api_key=_KEY, api_secret=_SECRET, spot_weight_per_minute=10**9)
+        )
+        await server.start()
+        limits = server.mock.limiters["spot"].config
+        limits.orders_per_10s = limits.orders_long = 10**9
+        pipe.send(server.port)
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+        await server.stop()
+
+    asyncio.run(main())
+
+
+_KEY = "benchKey" + "0" * 56
+_SECRET = "benchSecret" + "0" * 53
+
+
+async def _order_rtts(port: int, orders: int) -> tuple[list[float], list[float]]:
+    import aiohttp
+
+    from qk.orders import ClientOrderIdGenerator, Order
+    from qk.schemas.enums import OrderType, Side, TimeInForce
+    from qk.venues.binance.gateway import BinanceGateway
+    from qk.venues.binance.instruments import SymbolRegistry
+    from qk.venues.binance.ratelimit import DAY_MS, RateLimits
+    from qk.venues.binance.rest import BinanceRestClient, RestConfig
+
+    base = f"http://127.0.0.1:{port}"
+    config = RestConfig(
+        _KEY, _SECRET, spot_url=base, spot_limits=RateLimits(10**9, 10**9, 10**9, DAY_MS)
+    )
+    pings: list[float] = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(orders + 20):
+            started = time.perf_counter()
+            async with session.get(base + "/api/v3/ping") as resp:
+                await resp.read()
+            pings.append(time.perf_counter() - started)
+    rtts: list[float] = []
+    async with BinanceRestClient(config) as rest:
+        await rest.sync_time("spot")
+        registry = SymbolRegistry("spot")
+        gateway = BinanceGateway(rest, registry)
+        await gateway.refresh_instruments()
+        instrument = next(i for i in registry.instruments() if i.symbol == SYMBOL)
+        registry.add_instrument(instrument)
+        ids = ClientOrderIdGenerator(1)
+        for index in range(orders + 20):  # the first 20 warm the connection up
+            order = Order(
+                client_order_id=ids.next(),
+                instrument_id=instrument.instrument_id,
+                side=Side.BUY,
+                order_type=OrderType.LIMIT,
+                quantity=100,  # 0.001 BTC
+                price=3_900_000,  # 39000.00 USDT
+                time_in_force=TimeInForce.IOC,
+            )
+            started = time.perf_counter()
+            outcome = await gateway.place(order)
+            elapsed = time.perf_counter() - started
+            if outcome.error is not None or not order.is_terminal:
+                raise RuntimeError(f"benchmark order {index} did not complete: {outcome.error}")
+            if index >= 20:
+                rtts.append(elapsed)
+    return rtts, pings[20:]
+
+
+def _order_round_trip(quick: bool) -> dict[str, float]:
+    orders = 200 if quick else 2000
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    server = context.Process(target=_serve_orders, args=(child,), daemon=True)
+    server.start()
+    try:
+        if not parent.poll(60):
+            raise RuntimeError("benchmark: the order mock did not start")
+        port = parent.recv()
+        rtts, pings = asyncio.run(_order_rtts(port, orders))
+        parent.send(None)
+    finally:
+        server.join(timeout=10)
+        if server.is_alive():
+            server.kill()
+    rtt = statistics.median(rtts) * 1e6
+    ping = statistics.median(pings) * 1e6
+    return {
+        "binance_order_rtt_p50_us": rtt,
+        "binance_order_ping_p50_us": ping,
+        "binance_order_rtt_vs_ping": rtt / ping,
+    }
+
+
 def run(quick: bool) -> dict[str, float]:
     """Run the suite.
 
@@ -269,4 +372,5 @@ def run(quick: bool) -> dict[str, float]:
         "binance_ws_recv_only_msgs_per_s": statistics.median(results["recv"]),
         "binance_ws_baseline_msgs_per_s": baseline,
         "binance_ws_vs_baseline": mixed / baseline,
+        **_order_round_trip(quick),
     }
