@@ -6,6 +6,9 @@
         --trials 200 --jobs 4 --out out/sweep
     qk walkforward --config configs/momentum_sim.toml --param fast=5:30 --param slow=20:120 \\
         --scheme rolling --train 6h --test 2h --purge 5m --out out/wf
+
+Both record a run under ``--runs`` (default ``runs/``, docs/experiments.md) unless ``--no-track``
+is given: a sweep run with one trial run per completed trial, or a walkforward run.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from qk.backtest.cli import SYNTHETIC_SEED, SYNTHETIC_TRADES, load_trades
 from qk.bars import TimeframeError
@@ -23,6 +27,7 @@ from qk.research.space import parse_space
 from qk.research.splits import SCHEMES, make_splits
 from qk.research.sweep import SAMPLERS, SweepConfig, run_sweep
 from qk.research.walkforward import run_walkforward, write_walkforward
+from qk.runs import DEFAULT_RUNS, Tracking, fingerprint_array, track_walkforward
 from qk.strategy import load_descriptor
 
 __all__ = ["register"]
@@ -43,6 +48,13 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
                         help="metric maximised")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="study seed")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument("--runs", type=Path, default=DEFAULT_RUNS, help="run store (default runs/)")
+    parser.add_argument("--no-track", action="store_true", help="do not record the run")
+    parser.add_argument("--mlflow", metavar="URI", help="also log the run to this MLflow server")
+
+
+def _tracking(args: argparse.Namespace) -> Tracking | None:
+    return None if args.no_track else Tracking(args.runs, args.mlflow)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -99,7 +111,7 @@ def _sweep(args: argparse.Namespace) -> int:
         objective=args.objective,
         seed=args.seed,
     )
-    summary = run_sweep(config, progress=not args.no_progress, log=print)
+    summary = run_sweep(config, progress=not args.no_progress, log=print, tracking=_tracking(args))
     if summary.best_number is None:
         raise ResearchError(
             ResearchErrorReason.BAD_PARAMS,
@@ -110,6 +122,8 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"{name:>16}: {value}")
     print(f"results: {summary.results_csv}")
     print(f"report: {summary.report}")
+    if summary.run_id is not None:
+        print(f"run: {summary.run_id} (best trial: {summary.best_run_id})")
     return 0
 
 
@@ -140,7 +154,7 @@ def _walkforward(args: argparse.Namespace) -> int:
         deployment, trades, space, folds, objective=args.objective,
         max_candidates=args.max_candidates, seed=args.seed,
     )  # fmt: skip
-    write_walkforward(result, args.out, objective=args.objective)
+    written = write_walkforward(result, args.out, objective=args.objective)
     for r in result.folds:
         if r.skipped:
             print(f"fold {r.fold.index}: skipped ({r.skipped})")
@@ -152,4 +166,34 @@ def _walkforward(args: argparse.Namespace) -> int:
             )
     print(f"stitched out-of-sample equity: {result.final_equity} (from {result.capital})")
     print(f"folds: {args.out / 'folds.json'}  curve: {args.out / 'oos_equity.csv'}")
+    tracking = _tracking(args)
+    if tracking is not None:
+        run_id = track_walkforward(
+            tracking, args.out, written, _walkforward_params(args), fingerprint_array(trades),
+            args.config,
+        )  # fmt: skip
+        print(f"run: {run_id}")
     return 0
+
+
+def _walkforward_params(args: argparse.Namespace) -> dict[str, Any]:
+    # The inputs that determine the result, as given on the command line.
+    data: dict[str, Any] = (
+        {"file": str(args.data)}
+        if args.data is not None
+        else {"synthetic": args.trades, "seed": args.data_seed}
+    )
+    return {
+        "space": {n.strip(): spec.strip() for n, _, spec in (p.partition("=") for p in args.param)},
+        "scheme": args.scheme,
+        "train": args.train,
+        "test": args.test,
+        "step": args.step,
+        "folds": args.folds,
+        "purge": args.purge,
+        "embargo": args.embargo,
+        "objective": args.objective,
+        "max_candidates": args.max_candidates,
+        "seed": args.seed,
+        "data": data,
+    }

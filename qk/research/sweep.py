@@ -11,6 +11,11 @@ its ``qk`` user attribute (with its metrics) and used for anything random in the
 event engine). A parameter set the strategy refuses (``fast >= slow``) or that the vectorised
 path cannot reproduce exactly is PRUNED with the reason under ``refused`` in that attribute; a set
 whose objective is undefined (Sharpe without any return variance) is PRUNED the same way.
+
+Tracked sweeps (``tracking`` given to :func:`run_sweep`) are a ``sweep`` run in the run store,
+started before the workers; every worker records each trial it completes as a ``trial`` run under
+it (:class:`qk.runs.TrialRecorder`) and stores that run id with the trial, so results.csv and
+best_params.json name the run of each trial.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -34,6 +39,7 @@ from qk.research.errors import ResearchError, ResearchErrorReason
 from qk.research.evaluator import Evaluator, check_objective, trial_seed
 from qk.research.metric_names import METRIC_NAMES
 from qk.research.space import SearchSpace, parse_space
+from qk.runs import Tracking, TrialRecorder, fingerprint_array, finish_sweep, start_sweep
 from qk.strategy import load_descriptor
 
 __all__ = ["SweepConfig", "SweepSummary", "run_sweep", "run_worker"]
@@ -100,6 +106,8 @@ class SweepSummary:
         results_csv: Path of results.csv.
         best_json: Path of best_params.json (written only with a best trial).
         report: Path of sweep_report.html.
+        run_id: The sweep's run id when tracked.
+        best_run_id: The best trial's run id when tracked.
     """
 
     completed: int
@@ -110,6 +118,8 @@ class SweepSummary:
     results_csv: Path
     best_json: Path
     report: Path
+    run_id: str | None = None
+    best_run_id: str | None = None
 
 
 class _GridSampler(optuna.samplers.GridSampler):
@@ -151,6 +161,7 @@ def run_worker(
     worker: int,
     threads: int = 0,
     on_trial: Callable[[], None] | None = None,
+    recorder: TrialRecorder | None = None,
 ) -> int:
     """One worker: join the study and evaluate trials until the budget is spent.
 
@@ -160,6 +171,7 @@ def run_worker(
             study seed; workers on other hosts should pass distinct ``--seed`` values).
         threads: numba threads for the vectorised kernel (0: leave numba's default).
         on_trial: Called after each trial is told (progress).
+        recorder: Records each completed trial as a run (tracked sweeps).
 
     Returns:
         Trials this worker evaluated.
@@ -196,8 +208,9 @@ def run_worker(
         if not asked:
             break
         outcomes = evaluator.run([p for _, p, _ in asked], [s for _, _, s in asked])
-        for (trial, _, seed), outcome in zip(asked, outcomes, strict=True):
-            _tell(study, trial, outcome, config.objective, {"seed": seed, "worker": worker})
+        for (trial, params, seed), outcome in zip(asked, outcomes, strict=True):
+            record = {"seed": seed, "worker": worker}
+            _tell(study, trial, outcome, config.objective, record, recorder, params)
             done += 1
             if on_trial is not None:
                 on_trial()
@@ -210,6 +223,8 @@ def _tell(
     outcome: Any,
     objective: str,
     record: dict[str, Any],
+    recorder: TrialRecorder | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> None:
     # One user attribute per trial: every attribute is a storage round trip.
     value = None
@@ -220,6 +235,16 @@ def _tell(
         value = outcome.get(objective)
         if value is None:
             record["refused"] = f"{objective} is undefined for this parameter set"
+    if recorder is not None and value is not None:
+        # Recorded before the tell, so the trial's attribute can name its run.
+        record["run"] = recorder.record(
+            trial.number,
+            params or {},
+            record["seed"],
+            outcome,
+            {"objective": objective, "value": float(value), "worker": record["worker"],
+             "study": study.study_name},
+        )  # fmt: skip
     trial.set_user_attr("qk", record)
     if value is None:
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
@@ -245,9 +270,20 @@ def _config_from_json(text: str) -> SweepConfig:
 
 
 def run_sweep(
-    config: SweepConfig, *, progress: bool = True, log: Callable[[str], None] | None = None
+    config: SweepConfig,
+    *,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    tracking: Tracking | None = None,
 ) -> SweepSummary:
     """Run a sweep with ``config.jobs`` worker processes and write its outputs.
+
+    Args:
+        config: The sweep.
+        progress: Show a progress bar.
+        log: Gets a closing line (trials completed and pruned, time taken).
+        tracking: Record the sweep and its completed trials in this run store; the sweep run
+            ends ``failed`` (``interrupted`` on Ctrl-C) if the sweep does.
 
     Raises:
         ResearchError: Bad space, sampler, objective; a study of the same name created for
@@ -282,18 +318,29 @@ def run_sweep(
     study.set_user_attr("space", list(config.params))
     study.set_user_attr("engine", config.engine)
     started = time.monotonic()
-    if config.jobs == 1:
-        from tqdm import tqdm
-
-        with tqdm(total=budget, unit="trial", disable=not progress) as bar:
-
-            def advance() -> None:
-                bar.update(1)
-
-            run_worker(config, 0, on_trial=advance)
+    if tracking is None:
+        summary = _evaluate(config, study, space, budget, progress, None)
     else:
-        _run_processes(config, study, budget, progress)
-    summary = write_outputs(study, space, config, budget)
+        trades = load_trades(
+            deployment, config.data, count=config.synthetic_trades, seed=config.data_seed
+        )
+        fingerprint = fingerprint_array(trades)
+        del trades  # the workers load their own; this process only needed the fingerprint
+        store, run_id = start_sweep(
+            tracking, _run_params(config, space), fingerprint, config.config, _run_info(config)
+        )
+        recorder = TrialRecorder(tracking, run_id, fingerprint, config.config)
+        try:
+            summary = _evaluate(config, study, space, budget, progress, recorder)
+            finish_sweep(
+                store, run_id, config.out, completed=summary.completed, pruned=summary.pruned,
+                best_trial=summary.best_number, best_value=summary.best_value,
+                best_params=summary.best_params, best_trial_run=summary.best_run_id,
+            )  # fmt: skip
+        except BaseException as exc:
+            store.finish(run_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
+            raise
+        summary = dataclasses.replace(summary, run_id=run_id)
     if log is not None:
         log(
             f"{summary.completed} trials completed, {summary.pruned} pruned in "
@@ -302,7 +349,63 @@ def run_sweep(
     return summary
 
 
-def _run_processes(config: SweepConfig, study: optuna.Study, budget: int, progress: bool) -> None:
+def _evaluate(
+    config: SweepConfig,
+    study: optuna.Study,
+    space: SearchSpace,
+    budget: int,
+    progress: bool,
+    recorder: TrialRecorder | None,
+) -> SweepSummary:
+    if config.jobs == 1:
+        from tqdm import tqdm
+
+        with tqdm(total=budget, unit="trial", disable=not progress) as bar:
+
+            def advance() -> None:
+                bar.update(1)
+
+            run_worker(config, 0, on_trial=advance, recorder=recorder)
+    else:
+        _run_processes(config, study, budget, progress, recorder)
+    return write_outputs(study, space, config, budget)
+
+
+def _run_params(config: SweepConfig, space: SearchSpace) -> dict[str, Any]:
+    # What determines the sweep's results (jobs and storage only change where and how fast).
+    specs = {name.strip(): spec for name, _, spec in (i.partition("=") for i in config.params)}
+    data: dict[str, Any] = (
+        {"file": str(config.data)}
+        if config.data is not None
+        else {"synthetic": config.synthetic_trades, "seed": config.data_seed}
+    )
+    return {
+        "space": {name: specs[name].strip() for name in space.names},
+        "sampler": config.sampler,
+        "trials": config.trials,
+        "objective": config.objective,
+        "engine": config.engine,
+        "seed": config.seed,
+        "study": config.study,
+        "data": data,
+    }
+
+
+def _run_info(config: SweepConfig) -> dict[str, Any]:
+    from sqlalchemy.engine import make_url
+
+    # run.json is shared and mirrored: a PostgreSQL URL's password must not reach it.
+    storage = make_url(config.storage_url).render_as_string(hide_password=True)
+    return {"jobs": config.jobs, "storage": storage, "out": str(config.out)}
+
+
+def _run_processes(
+    config: SweepConfig,
+    study: optuna.Study,
+    budget: int,
+    progress: bool,
+    recorder: TrialRecorder | None = None,
+) -> None:
     from tqdm import tqdm
 
     cpus = os.cpu_count() or 1
@@ -310,9 +413,10 @@ def _run_processes(config: SweepConfig, study: optuna.Study, budget: int, progre
     # Fresh interpreters (not fork): no inherited DB connections or numba threads, and the
     # same command a worker on another host would run.
     payload = _config_json(config)
+    tracked = [] if recorder is None else [recorder.to_json()]
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "qk.research.sweep", payload, str(i), str(threads)],
+            [sys.executable, "-m", "qk.research.sweep", payload, str(i), str(threads), *tracked],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -366,6 +470,7 @@ def _rows(study: optuna.Study, space: SearchSpace, budget: int) -> list[dict[str
                 "metrics": metrics,
                 "seed": record.get("seed"),
                 "refused": record.get("refused", ""),
+                "run": record.get("run", ""),
             }
         )
     return rows
@@ -390,14 +495,14 @@ def write_outputs(
     with results.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
-            ["number", "state", "value", *space.names, *METRIC_NAMES, "seed", "refused"]
+            ["number", "state", "value", *space.names, *METRIC_NAMES, "seed", "refused", "run"]
         )
         for row in rows:
             writer.writerow(
                 [row["number"], row["state"], "" if row["value"] is None else row["value"]]
                 + [row["params"].get(n, "") for n in space.names]
                 + ["" if row["metrics"].get(m) is None else row["metrics"][m] for m in METRIC_NAMES]
-                + ["" if row["seed"] is None else row["seed"], row["refused"]]
+                + ["" if row["seed"] is None else row["seed"], row["refused"], row["run"]]
             )
     complete = [r for r in rows if r["state"] == "COMPLETE"]
     best = max(complete, key=lambda r: (r["value"], -r["number"])) if complete else None
@@ -413,6 +518,7 @@ def write_outputs(
                     "value": best["value"],
                     "params": best["params"],
                     "metrics": best["metrics"],
+                    "run": best["run"] or None,
                 },
                 indent=2,
                 sort_keys=True,
@@ -440,15 +546,21 @@ def write_outputs(
         results_csv=results,
         best_json=best_json,
         report=report,
+        best_run_id=None if best is None else best["run"] or None,
     )
 
 
 def _main(argv: list[str]) -> int:
-    """``python -m qk.research.sweep CONFIG_JSON WORKER THREADS``: one worker process."""
-    if len(argv) != 3:
-        print("usage: python -m qk.research.sweep CONFIG_JSON WORKER THREADS", file=sys.stderr)
+    """``python -m qk.research.sweep CONFIG_JSON WORKER THREADS [RECORDER_JSON]``: one worker
+    process (with the recorder: a tracked sweep's, recording its completed trials)."""
+    if len(argv) not in (3, 4):
+        print(
+            "usage: python -m qk.research.sweep CONFIG_JSON WORKER THREADS [RECORDER_JSON]",
+            file=sys.stderr,
+        )
         return 2
-    run_worker(_config_from_json(argv[0]), int(argv[1]), int(argv[2]))
+    recorder = TrialRecorder.from_json(argv[3]) if len(argv) == 4 else None
+    run_worker(_config_from_json(argv[0]), int(argv[1]), int(argv[2]), recorder=recorder)
     return 0
 
 

@@ -213,9 +213,9 @@ def _stitch(
     return tuple(rows)
 
 
-def write_walkforward(result: WalkForwardResult, out: Path, *, objective: str) -> None:
+def write_walkforward(result: WalkForwardResult, out: Path, *, objective: str) -> dict[str, Any]:
     """folds.json (per fold: windows, winner, in-sample value, out-of-sample metrics) and
-    oos_equity.csv (the stitched curve)."""
+    oos_equity.csv (the stitched curve); returns what folds.json holds."""
     out.mkdir(parents=True, exist_ok=True)
     folds = []
     for r in result.folds:
@@ -250,3 +250,4 @@ def write_walkforward(result: WalkForwardResult, out: Path, *, objective: str) -
         writer.writerow(["ts_ns", "fold", "fold_equity", "stitched_equity"])
         for ts, fold, equity, stitched in result.stitched:
             writer.writerow([ts, fold, equity, stitched])
+    return summary

@@ -23,6 +23,15 @@ from qk.runs.provenance import (
     fingerprint_file,
     inputs_hash,
 )
+from qk.runs.research import (
+    SWEEP_ARTIFACTS,
+    WALKFORWARD_ARTIFACTS,
+    Tracking,
+    TrialRecorder,
+    finish_sweep,
+    start_sweep,
+    track_walkforward,
+)
 from qk.runs.store import (
     DEFAULT_RUNS,
     RUN_KINDS,
@@ -40,10 +49,14 @@ __all__ = [
     "RUN_KINDS",
     "RUN_SCHEMA_VERSION",
     "RUN_STATUSES",
+    "SWEEP_ARTIFACTS",
+    "WALKFORWARD_ARTIFACTS",
     "ComparisonRow",
     "MlflowSink",
     "RunError",
     "RunStore",
+    "Tracking",
+    "TrialRecorder",
     "UnknownRunError",
     "code_version",
     "compare_runs",
@@ -51,8 +64,11 @@ __all__ = [
     "fingerprint_array",
     "fingerprint_bytes",
     "fingerprint_file",
+    "finish_sweep",
     "format_comparison",
     "inputs_hash",
     "mlflow_sink",
+    "start_sweep",
     "track_backtest",
+    "track_walkforward",
 ]

@@ -11,6 +11,11 @@ from qk.runs.store import DEFAULT_RUNS, RUN_KINDS, RunError, RunStore
 
 __all__ = ["register"]
 
+_KEY_METRICS = ("total_return", "sharpe", "max_drawdown", "best_value", "completed",
+                "stitched_return")  # fmt: skip
+"""Shown by ``qk runs ls``: a backtest's or trial's headline figures, a sweep's best value and
+trial count, a walk-forward's stitched return."""
+
 
 def _cmd_ls(args: argparse.Namespace) -> int:
     store = RunStore(args.runs)
@@ -18,15 +23,13 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     if not records:
         print(f"{store.root}: no runs" + (f" of kind {args.kind}" if args.kind else ""))
         return 0
-    print(f"{'run id':<26} {'kind':<8} {'status':<11} {'parent':<26} {'data':<20} key metrics")
+    print(f"{'run id':<26} {'kind':<11} {'status':<11} {'parent':<26} {'data':<20} key metrics")
     for record in records:
         metrics = record.get("metrics") or {}
-        shown = "  ".join(
-            f"{k}={metrics[k]}" for k in ("total_return", "sharpe", "max_drawdown") if k in metrics
-        )
+        shown = "  ".join(f"{k}={metrics[k]}" for k in _KEY_METRICS if k in metrics)
         data = (record.get("data_fingerprint") or "-")[:19]
         print(
-            f"{record['run_id']:<26} {record['kind']:<8} {record['status']:<11} "
+            f"{record['run_id']:<26} {record['kind']:<11} {record['status']:<11} "
             f"{record.get('parent_run_id') or '-':<26} {data:<20} {shown}".rstrip()
         )
     return 0

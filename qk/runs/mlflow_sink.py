@@ -64,8 +64,9 @@ class MlflowSink:
         return mlflow_id
 
     def log_metrics(self, mlflow_id: str, metrics: Mapping[str, Any]) -> None:
-        """Log the numeric metrics (MLflow metrics are floats; others are skipped)."""
-        for key, value in metrics.items():
+        """Log the numeric metrics (MLflow metrics are floats; others are skipped). Nested
+        mappings (a sweep's ``best_params``) are logged flattened, ``best_params.fast``."""
+        for key, value in _flatten_values(metrics).items():
             number = _number(value)
             if number is not None:
                 self._client.log_metric(mlflow_id, key, number)
@@ -79,15 +80,19 @@ class MlflowSink:
         self._client.set_terminated(mlflow_id, status=_STATUS.get(status, "FAILED"))
 
 
-def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for key, value in params.items():
+def _flatten_values(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{name}."))
+            flat.update(_flatten_values(value, f"{name}."))
         else:
-            flat[name] = str(value)
+            flat[name] = value
     return flat
+
+
+def _flatten(params: Mapping[str, Any]) -> dict[str, str]:
+    return {key: str(value) for key, value in _flatten_values(params).items()}
 
 
 def mlflow_sink(tracking_uri: str | None = None) -> tuple[MlflowSink | None, str | None]:

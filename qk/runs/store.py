@@ -8,8 +8,10 @@
 A run id is ``<UTC yyyymmddThhmmssZ>-<8 hex>``: ids sort by start time and never collide (the
 directory is created exclusively). Everything that determines a run's results is also hashed into
 ``inputs_hash``, so two runs of the same inputs are recognisable although their ids differ.
-``run.json`` is rewritten whole on every change (temporary file, then rename): a crash leaves the
-previous version, never half a file.
+``run.json`` is rewritten whole on every change: written to a temporary file named for the writing
+process, flushed to disk, then renamed over the old one. A crash leaves the previous version, never
+half a file, and a reader in another process (``qk runs ls`` during a sweep) sees one version or
+the other. Each run directory has a single writer: the process that created the run.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path, PurePath
@@ -46,7 +48,7 @@ DEFAULT_RUNS: Final = Path("runs")
 """Default run store root, relative to the working directory."""
 RUN_SCHEMA_VERSION: Final = 1
 """Version of the ``run.json`` layout."""
-RUN_KINDS: Final = ("backtest", "sweep", "trial")
+RUN_KINDS: Final = ("backtest", "sweep", "trial", "walkforward")
 """What a run can be; a trial belongs to a sweep (its parent)."""
 RUN_STATUSES: Final = ("running", "finished", "failed", "interrupted")
 """A run is ``running`` until :meth:`RunStore.finish` gives one of the others."""
@@ -62,7 +64,8 @@ class UnknownRunError(RunError, LookupError):
 
 def jsonable(value: Any, where: str = "value") -> Any:
     """A value as plain JSON: Decimal → exact string, Path → string, enums → name, numpy scalars →
-    Python numbers, tuples → lists; mappings with string keys recursively.
+    Python numbers, dates and times → ISO 8601 text, tuples → lists; mappings with string keys
+    recursively.
 
     Raises:
         RunError: a value JSON cannot hold (names where it is).
@@ -79,6 +82,8 @@ def jsonable(value: Any, where: str = "value") -> Any:
         return str(value)
     if isinstance(value, Enum):
         return value.name
+    if isinstance(value, date):  # datetime is a date too
+        return value.isoformat()
     if isinstance(value, np.generic):
         return jsonable(value.item(), where)
     if isinstance(value, Mapping):
@@ -118,9 +123,20 @@ class RunStore:
 
     def _write(self, record: dict[str, Any]) -> None:
         path = self.run_dir(record["run_id"]) / "run.json"
-        tmp = path.with_name(".run.json.tmp")
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        # A temporary name of this process's own: even two writers of one run (which the store
+        # does not do) could not rename each other's half-written file into place.
+        tmp = path.with_name(f".run.json.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        data = (json.dumps(record, indent=2, sort_keys=False) + "\n").encode("utf-8")
+        try:
+            with tmp.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                # On disk before the rename: after a power loss run.json is old or new, not empty.
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def _sink_for_new_run(self) -> tuple[MlflowSink | None, str | None]:
         if not self._sink_ready:
@@ -155,7 +171,7 @@ class RunStore:
         """Create a run and return its id.
 
         Args:
-            kind: ``backtest``, ``sweep`` or ``trial``.
+            kind: one of :data:`RUN_KINDS`.
             params: the parameters (JSON-able; Decimals are kept as exact strings).
             data_fingerprint: ``sha256:...`` of the input data (see :mod:`qk.runs.provenance`).
             config_path: the deployment descriptor or sweep file; its bytes are fingerprinted.
@@ -166,12 +182,66 @@ class RunStore:
             RunError: unknown kind, a trial without a parent, a parent that does not exist,
                 or params that JSON cannot hold.
         """
+        record = self._new_record(kind, params, data_fingerprint, config_path, parent, info)
+        self._write(record)
+        return str(record["run_id"])
+
+    def record_run(
+        self,
+        kind: str,
+        params: Mapping[str, Any],
+        data_fingerprint: str | None,
+        config_path: Path | str | None = None,
+        *,
+        metrics: Mapping[str, Any],
+        parent: str | None = None,
+        info: Mapping[str, Any] | None = None,
+        status: str = "finished",
+    ) -> str:
+        """Create a run that has already ended, with its metrics, in one write; return its id.
+
+        For many small runs (a sweep's trials): one ``run.json`` write instead of three, and no
+        ``running`` run is ever left behind by a process that dies. Arguments as for
+        :meth:`start_run`, plus the metrics and the end status.
+
+        Raises:
+            RunError: as :meth:`start_run`, a metric JSON cannot hold, or a bad end status.
+        """
+        if status not in RUN_STATUSES or status == "running":
+            raise RunError(f"a run ends as finished, failed or interrupted, not {status!r}")
+        plain_metrics = jsonable(dict(metrics), "metrics")
+        record = self._new_record(kind, params, data_fingerprint, config_path, parent, info)
+        record["metrics"] = plain_metrics
+        record["status"] = status
+        record["finished_utc"] = datetime.now(tz=UTC).isoformat()
+        sink = self._sink
+        if sink is not None and record.get("mlflow_run_id"):
+            mlflow_id = record["mlflow_run_id"]
+
+            def mirror() -> None:
+                sink.log_metrics(mlflow_id, plain_metrics)
+                sink.finish(mlflow_id, status)
+
+            self._mirror(record, "record", mirror)
+        self._write(record)
+        return str(record["run_id"])
+
+    def _new_record(
+        self,
+        kind: str,
+        params: Mapping[str, Any],
+        data_fingerprint: str | None,
+        config_path: Path | str | None,
+        parent: str | None,
+        info: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
         if kind not in RUN_KINDS:
             raise RunError(f"run kind {kind!r} is not one of {', '.join(RUN_KINDS)}")
         if kind == "trial" and parent is None:
             raise RunError("a trial needs its sweep's run id as parent")
         parent_record = self.get(parent) if parent is not None else None
         plain_params = jsonable(dict(params), "params")
+        plain_info = jsonable(dict(info or {}), "info")
         config = None
         if config_path is not None:
             config = {"path": str(config_path), "sha256": fingerprint_file(config_path)}
@@ -197,7 +267,7 @@ class RunStore:
             "finished_utc": None,
             "params": plain_params,
             "metrics": {},
-            "info": jsonable(dict(info or {}), "info"),
+            "info": plain_info,
             "data_fingerprint": data_fingerprint,
             "config": config,
             "code_version": code,
@@ -223,8 +293,7 @@ class RunStore:
                 record["mlflow_run_id"] = sink.start(run_id, kind, plain_params, parent_mlflow)
 
             self._mirror(record, "start", start)
-        self._write(record)
-        return run_id
+        return record
 
     def _running(self, run_id: str) -> dict[str, Any]:
         record = self.get(run_id)
@@ -245,6 +314,17 @@ class RunStore:
             self._mirror(
                 record, "log_metrics", lambda: sink.log_metrics(record["mlflow_run_id"], metrics)
             )
+        self._write(record)
+
+    def log_info(self, run_id: str, info: Mapping[str, Any]) -> None:
+        """Add or replace descriptive fields of a running run (learnt while it runs, e.g. the
+        run id of a sweep's best trial).
+
+        Raises:
+            UnknownRunError, RunError: no such run, a finished run, or a value JSON cannot hold.
+        """
+        record = self._running(run_id)
+        record["info"].update(jsonable(dict(info), "info"))
         self._write(record)
 
     def _add_artifact(self, record: dict[str, Any], target: Path) -> None:

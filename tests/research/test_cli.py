@@ -32,7 +32,7 @@ def test_sweep_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     args = _parser().parse_args(
         ["sweep", "--config", str(_config(tmp_path)), "--param", "fast=2:3", "--param",
          "slow=5,8", "--sampler", "grid", "--jobs", "1", "--trades", "3000", "--out", str(out),
-         "--no-progress", "--objective", "total_return"]
+         "--no-progress", "--objective", "total_return", "--runs", str(tmp_path / "runs")]
     )  # fmt: skip
     assert args.func(args) == 0
     printed = capsys.readouterr().out
@@ -62,7 +62,7 @@ def test_walkforward_command(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     args = _parser().parse_args(
         ["walkforward", "--config", str(_config(tmp_path)), "--param", "fast=2:3", "--param",
          "slow=6", "--trades", "4000", "--scheme", "rolling", "--train", "60s", "--test",
-         "40s", "--purge", "2s", "--out", str(out)]
+         "40s", "--purge", "2s", "--out", str(out), "--runs", str(tmp_path / "runs")]
     )  # fmt: skip
     assert args.func(args) == 0
     printed = capsys.readouterr().out
