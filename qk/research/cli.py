@@ -40,7 +40,7 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
         help="searched parameter: LOW:HIGH[:STEP] or A,B,C (repeatable)",
     )  # fmt: skip
     parser.add_argument("--data", type=Path, help="trades CSV/Parquet (default: synthetic)")
-    parser.add_argument("--trades", type=int, default=SYNTHETIC_TRADES,
+    parser.add_argument("--synthetic", type=int, default=SYNTHETIC_TRADES,
                         help="number of synthetic trades (without --data)")  # fmt: skip
     parser.add_argument("--data-seed", type=int, default=SYNTHETIC_SEED,
                         help="synthetic data seed")  # fmt: skip
@@ -105,7 +105,7 @@ def _sweep(args: argparse.Namespace) -> int:
         storage=args.storage,
         study=args.study,
         data=args.data,
-        synthetic_trades=args.trades,
+        synthetic_trades=args.synthetic,
         data_seed=args.data_seed,
         engine=args.engine,
         objective=args.objective,
@@ -137,7 +137,7 @@ def _duration(text: str, flag: str) -> int:
 def _walkforward(args: argparse.Namespace) -> int:
     space = parse_space(args.param)
     deployment = load_descriptor(args.config)
-    trades = load_trades(deployment, args.data, count=args.trades, seed=args.data_seed)
+    trades = load_trades(deployment, args.data, count=args.synthetic, seed=args.data_seed)
     ts = trades["ts_event"]
     folds = make_splits(
         int(ts[0]),
@@ -181,7 +181,7 @@ def _walkforward_params(args: argparse.Namespace) -> dict[str, Any]:
     data: dict[str, Any] = (
         {"file": str(args.data)}
         if args.data is not None
-        else {"synthetic": args.trades, "seed": args.data_seed}
+        else {"synthetic": args.synthetic, "seed": args.data_seed}
     )
     return {
         "space": {n.strip(): spec.strip() for n, _, spec in (p.partition("=") for p in args.param)},

@@ -31,7 +31,7 @@ def test_sweep_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     out = tmp_path / "sweep"
     args = _parser().parse_args(
         ["sweep", "--config", str(_config(tmp_path)), "--param", "fast=2:3", "--param",
-         "slow=5,8", "--sampler", "grid", "--jobs", "1", "--trades", "3000", "--out", str(out),
+         "slow=5,8", "--sampler", "grid", "--jobs", "1", "--synthetic", "3000", "--out", str(out),
          "--no-progress", "--objective", "total_return", "--runs", str(tmp_path / "runs")]
     )  # fmt: skip
     assert args.func(args) == 0
@@ -61,7 +61,7 @@ def test_walkforward_command(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     out = tmp_path / "wf"
     args = _parser().parse_args(
         ["walkforward", "--config", str(_config(tmp_path)), "--param", "fast=2:3", "--param",
-         "slow=6", "--trades", "4000", "--scheme", "rolling", "--train", "60s", "--test",
+         "slow=6", "--synthetic", "4000", "--scheme", "rolling", "--train", "60s", "--test",
          "40s", "--purge", "2s", "--out", str(out), "--runs", str(tmp_path / "runs")]
     )  # fmt: skip
     assert args.func(args) == 0
@@ -74,7 +74,7 @@ def test_walkforward_command(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_walkforward_bad_duration(tmp_path: Path) -> None:
     args = _parser().parse_args(
         ["walkforward", "--config", str(_config(tmp_path)), "--param", "fast=2:3",
-         "--train", "ten minutes", "--test", "1m", "--trades", "500", "--out", str(tmp_path)]
+         "--train", "ten minutes", "--test", "1m", "--synthetic", "500", "--out", str(tmp_path)]
     )  # fmt: skip
     with pytest.raises(ResearchError, match="--train") as caught:
         args.func(args)

@@ -160,7 +160,7 @@ def test_qk_sweep_tracks_and_runs_compare_sets_the_sweep_beside_its_best_trial(
     config = _config(tmp_path)
     runs = tmp_path / "runs"
     assert _cli(register_research, "sweep", "--config", str(config.config), "--param", "fast=2:3",
-                "--param", "slow=5,8", "--sampler", "grid", "--jobs", "1", "--trades", "3000",
+                "--param", "slow=5,8", "--sampler", "grid", "--jobs", "1", "--synthetic", "3000",
                 "--out", str(tmp_path / "o"), "--runs", str(runs), "--no-progress") == 0  # fmt: skip
     printed = capsys.readouterr().out
     store = RunStore(runs)
@@ -191,7 +191,7 @@ def test_no_track_leaves_the_run_store_alone(tmp_path: Path) -> None:
     config = _config(tmp_path)
     runs = tmp_path / "runs"
     assert _cli(register_research, "sweep", "--config", str(config.config), "--param", "fast=2",
-                "--param", "slow=5", "--jobs", "1", "--trades", "3000", "--out",
+                "--param", "slow=5", "--jobs", "1", "--synthetic", "3000", "--out",
                 str(tmp_path / "o"), "--runs", str(runs), "--no-track", "--no-progress") == 0  # fmt: skip
     assert not runs.exists()
 

@@ -30,7 +30,7 @@ def _walkforward(tmp_path: Path, *extra: str) -> tuple[Path, int]:
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(
         ["walkforward", "--config", str(config), "--param", "fast=2:3", "--param", "slow=6",
-         "--trades", "4000", "--data-seed", "3", "--scheme", "rolling", "--train", "60s",
+         "--synthetic", "4000", "--data-seed", "3", "--scheme", "rolling", "--train", "60s",
          "--test", "40s", "--purge", "2s", "--out", str(tmp_path / "wf"), *extra]
     )  # fmt: skip
     code: int = args.func(args)
