@@ -18,6 +18,7 @@ import orjson
 SUITES = {
     "backtest": "qk.bench.backtest",
     "binance": "qk.bench.binance",
+    "e2e": "qk.bench.e2e",
     "ingest": "qk.bench.ingest",
     "metrics": "qk.bench.metrics",
     "ring": "qk.bench.ring",

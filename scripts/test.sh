@@ -15,5 +15,6 @@ echo "== qk-bench --quick (the benchmarks run in CI; figures in out/bench/)"
 .venv/bin/qk-bench metrics --quick --json out/bench/metrics-quick.json
 .venv/bin/qk-bench sweep --quick --json out/bench/sweep-quick.json
 .venv/bin/qk-bench binance --quick --json out/bench/binance-quick.json
+.venv/bin/qk-bench e2e --quick --json out/bench/e2e-quick.json
 echo "== pytest"
 exec .venv/bin/pytest -q "$@"

@@ -3,7 +3,7 @@
 Subcommands: ``demo``, ``backtest``, ``bars``, ``new strategy``, ``rings ls|cleanup``,
 ``wal recover|verify|dump``, ``instruments ls``, ``schemas``, ``data import|ls|export|compact-wal``,
 ``runs ls|show|compare``, ``secrets set|list|delete``, ``sweep``, ``walkforward``, ``status``, ``stop``, ``mock-venue binance``.
-``start`` and ``replay`` arrive with issue 5.
+``start``, ``kill-switch on|off``, ``replay``.
 """
 
 from __future__ import annotations
@@ -255,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     from qk.data.cli import register as register_data
     from qk.research.cli import register as register_research
     from qk.runs.cli import register as register_runs
+    from qk.runtime.cli import register as register_runtime
     from qk.secrets.cli import register as register_secrets
     from qk.supervisor.cli import register as register_supervisor
     from qk.venues.binance.mock.cli import register as register_mock_binance
@@ -264,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         register_runs,
         register_research,
         register_secrets,
+        register_runtime,
         register_supervisor,
         register_mock_binance,
     ):
