@@ -259,6 +259,20 @@ def _median(runs: int, measure: Callable[[], float]) -> float:
     return float(np.median([measure() for _ in range(runs)]))
 
 
+def timed_read_overshoot_us(timeout_s: float = 0.0002, reads: int = 50) -> float:
+    """Median time past ``timeout_s`` that a timed read of an empty ring takes to give up, µs
+    (how precisely a process that must also do other work can bound its wait)."""
+    name = f"qkbench-timed-{os.getpid()}"
+    with Ring.create(name, slot_size=64, capacity=64) as ring:
+        consumer = ring.consumer("timed", wait=WaitStrategy.SPIN_THEN_BLOCK)
+        over = []
+        for _ in range(reads):
+            start = time.perf_counter()
+            consumer.read(timeout=timeout_s)
+            over.append((time.perf_counter() - start - timeout_s) * 1e6)
+    return float(np.median(over))
+
+
 def run(quick: bool = False) -> dict[str, float]:
     """Run the suite; ``quick`` keeps it well under a minute."""
     scale = 1 if quick else 5
@@ -284,6 +298,7 @@ def run(quick: bool = False) -> dict[str, float]:
         "queue_rtt_p50_us": _median_of_runs(runs, lambda: queue_rtt(2_000 * scale))["p50"],
         "queue_records_per_s": _median(runs, lambda: queue_throughput(50_000 * scale)),
         "pipe_rtt_p50_us": _median_of_runs(runs, lambda: pipe_rtt(5_000 * scale))["p50"],
+        "ring_timed_read_overshoot_us": timed_read_overshoot_us(),
     }
     metrics["ring_vs_queue_rtt_ratio"] = metrics["queue_rtt_p50_us"] / metrics["ring_rtt_p50_us"]
     metrics["ring_vs_queue_records_ratio"] = (

@@ -197,7 +197,11 @@ static inline int64_t qk_waiter_sleep_ns(const qk_waiter *w) {
  * `still_idle` re-checks the condition after registering as a waiter. */
 static inline int qk_waiter_expired(qk_waiter *w) {
     if (w->deadline == 0) return 1;
-    if (w->deadline > 0 && (w->iteration & 63u) == 0 && qk_monotonic_ns() >= w->deadline) return 1;
+    if (w->deadline < 0) return 0;
+    /* While spinning, read the clock every 64 turns. Past the spins every turn yields or sleeps,
+     * which costs more than the clock: read it every turn, or a sleep cut to zero by a passed
+     * deadline repeats until the next 64th turn, each paying the kernel's timer slack (~50 us). */
+    if (w->iteration >= w->spins || (w->iteration & 63u) == 0) return qk_monotonic_ns() >= w->deadline;
     return 0;
 }
 

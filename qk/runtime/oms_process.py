@@ -313,7 +313,8 @@ def run_oms(node: Node, plan: SessionPlan) -> dict[str, Any]:
             if bell is not None:
                 # Every producer of md, intents and control posts the bell after publishing,
                 # so one blocking wait covers all of them (a ring's own wait covers one ring).
-                with contextlib.suppress(posix_ipc.BusyError):
+                # A signal (SIGTERM) interrupting the wait is a wake-up: the loop sees stopping.
+                with contextlib.suppress(posix_ipc.BusyError, posix_ipc.SignalError):
                     bell.acquire(_IDLE_WAIT_S)
             else:
                 md.poll_slots(0.0)
