@@ -18,7 +18,7 @@ import structlog
 from qk.instruments import Instrument
 from qk.oms.clock import SimulatedClock
 from qk.orders import ClientOrderId, Order
-from qk.schemas.enums import OrderFlag, OrderType, Side, TimeInForce
+from qk.schemas.enums import OrderType, Side, TimeInForce
 from qk.strategy import (
     AccountView,
     InvalidOrderRequest,
@@ -27,6 +27,7 @@ from qk.strategy import (
     StrategyContext,
     check_price,
     check_quantity,
+    new_order,
 )
 
 if TYPE_CHECKING:
@@ -177,26 +178,11 @@ class EngineContext(StrategyContext):
         time_in_force: TimeInForce,
         post_only: bool,
     ) -> ClientOrderId:
-        instrument = self.instrument(instrument_id)
-        # Validate before taking an id: a refused command must not consume a sequence number.
-        raw_quantity = instrument.quantity_to_raw(check_quantity(instrument, quantity))
-        raw_price = 0 if price is None else instrument.price_to_raw(check_price(instrument, price))
-        raw_trigger = (
-            0
-            if trigger_price is None
-            else instrument.price_to_raw(check_price(instrument, trigger_price, "trigger"))
-        )
-        order = Order(
-            client_order_id=self._manager.next_client_order_id(self._strategy_id),
-            instrument_id=instrument_id,
-            side=Side(side),
-            order_type=order_type,
-            quantity=raw_quantity,
-            price=raw_price,
-            trigger_price=raw_trigger,
-            time_in_force=time_in_force,
-            flags=OrderFlag.POST_ONLY if post_only else OrderFlag(0),
-            ts_init=self._manager.clock.now_ns(),
-        )
+        order = new_order(
+            self.instrument(instrument_id),
+            lambda: self._manager.next_client_order_id(self._strategy_id),
+            side, order_type, quantity, price, trigger_price, time_in_force, post_only,
+            self._manager.clock.now_ns(),
+        )  # fmt: skip
         self._manager.submit(order)
         return order.client_order_id

@@ -45,7 +45,7 @@ from qk.runtime.journal import logged_streams
 from qk.runtime.node import POLL_S, DrainClock, Node, write_report
 from qk.runtime.plan import STRATEGY_ENV, PlanError, SessionPlan, plan_from_environment
 from qk.runtime.wire import RingReader, RingWriter, attach, open_bell
-from qk.schemas.enums import OrderAction, OrderFlag, OrderType, RecordType, Side, TimeInForce
+from qk.schemas.enums import OrderAction, OrderType, RecordType, Side, TimeInForce
 from qk.strategy import (
     AccountView,
     Deployment,
@@ -57,6 +57,7 @@ from qk.strategy import (
     check_price,
     check_quantity,
     load_descriptor,
+    new_order,
 )
 
 __all__ = ["PROCESS_PREFIX", "ExecMerge", "RingContext", "StrategyHost", "main", "process_name"]
@@ -134,27 +135,10 @@ class RingContext(StrategyContext):
         time_in_force: TimeInForce,
         post_only: bool,
     ) -> ClientOrderId:
-        instrument = self.instrument(instrument_id)
-        # Validate before taking an id: a refused command must not consume a sequence number.
-        raw_quantity = instrument.quantity_to_raw(check_quantity(instrument, quantity))
-        raw_price = 0 if price is None else instrument.price_to_raw(check_price(instrument, price))
-        raw_trigger = (
-            0
-            if trigger_price is None
-            else instrument.price_to_raw(check_price(instrument, trigger_price, "trigger"))
-        )
-        order = Order(
-            client_order_id=self._ids.next(),
-            instrument_id=instrument_id,
-            side=Side(side),
-            order_type=order_type,
-            quantity=raw_quantity,
-            price=raw_price,
-            trigger_price=raw_trigger,
-            time_in_force=time_in_force,
-            flags=OrderFlag.POST_ONLY if post_only else OrderFlag(0),
-            ts_init=self._clock.now_ns(),
-        )
+        order = new_order(
+            self.instrument(instrument_id), self._ids.next, side, order_type, quantity, price,
+            trigger_price, time_in_force, post_only, self._clock.now_ns(),
+        )  # fmt: skip
         self.orders[order.client_order_id.value] = order
         self._send(order, OrderAction.NEW)
         return order.client_order_id

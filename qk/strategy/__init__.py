@@ -24,6 +24,7 @@ from qk.strategy.context import (
     StrategyContext,
     check_price,
     check_quantity,
+    new_order,
 )
 from qk.strategy.descriptor import (
     BUILTIN_INSTRUMENTS,
@@ -87,6 +88,7 @@ __all__ = [
     "check_quantity",
     "load_descriptor",
     "load_strategy_class",
+    "new_order",
     "param",
     "params_class_of",
     "parse_assignments",

@@ -14,13 +14,14 @@ Floats are refused: a float quantity is a rounding bug waiting to happen.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
 from qk.instruments import Instrument
-from qk.orders import ClientOrderId
-from qk.schemas.enums import OrderType, Side, TimeInForce
+from qk.orders import ClientOrderId, Order
+from qk.schemas.enums import OrderFlag, OrderType, Side, TimeInForce
 from qk.strategy.errors import InvalidOrderRequest, OrderRequestReason
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "StrategyContext",
     "check_price",
     "check_quantity",
+    "new_order",
 ]
 
 
@@ -125,6 +127,47 @@ def check_price(instrument: Instrument, price: object, what: str = "price") -> D
             f"{instrument.tick_size}",
         )
     return value
+
+
+def new_order(
+    instrument: Instrument,
+    next_id: Callable[[], ClientOrderId],
+    side: Side,
+    order_type: OrderType,
+    quantity: Decimal | int,
+    price: Decimal | int | None,
+    trigger_price: Decimal | int | None,
+    time_in_force: TimeInForce,
+    post_only: bool,
+    ts_init: int,
+) -> Order:
+    """A strategy's order request as an INITIALIZED :class:`~qk.orders.Order` in raw units.
+
+    Every engine's ``_submit`` builds its order here. The values are checked before
+    ``next_id`` is called, so a refused command never consumes a sequence number.
+
+    Raises:
+        InvalidOrderRequest: BAD_QUANTITY or BAD_PRICE.
+    """
+    raw_quantity = instrument.quantity_to_raw(check_quantity(instrument, quantity))
+    raw_price = 0 if price is None else instrument.price_to_raw(check_price(instrument, price))
+    raw_trigger = (
+        0
+        if trigger_price is None
+        else instrument.price_to_raw(check_price(instrument, trigger_price, "trigger"))
+    )
+    return Order(
+        client_order_id=next_id(),
+        instrument_id=instrument.instrument_id,
+        side=Side(side),
+        order_type=order_type,
+        quantity=raw_quantity,
+        price=raw_price,
+        trigger_price=raw_trigger,
+        time_in_force=time_in_force,
+        flags=OrderFlag.POST_ONLY if post_only else OrderFlag(0),
+        ts_init=ts_init,
+    )
 
 
 class StrategyContext(ABC):
