@@ -64,7 +64,9 @@ def test_duration_stop_with_sigkilled_wal_writer_and_strategy(
                     descriptor=path,
                     session=session_name,
                     root=tmp_path / "sessions",
-                    speed=300,
+                    # Slow enough that a restarted strategy catches up on a loaded 2-core
+                    # machine before the stop: a backlog in `bars` would hold the aggregator.
+                    speed=100,
                     duration=12,
                 )
             )
