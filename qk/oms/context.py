@@ -27,6 +27,7 @@ from qk.strategy import (
     StrategyContext,
     check_price,
     check_quantity,
+    deployed_instrument,
     new_order,
 )
 
@@ -53,7 +54,6 @@ class EngineContext(StrategyContext):
         self._strategy_id = strategy_id
         master = manager.instruments
         self._instruments = {iid: master.get(iid) for iid in instrument_ids}
-        self._by_symbol = {i.symbol: i for i in self._instruments.values()}
         self._log = structlog.get_logger("qk.strategy").bind(strategy_id=strategy_id)
 
     # -- identity and time --------------------------------------------------------------------
@@ -132,15 +132,7 @@ class EngineContext(StrategyContext):
 
     def instrument(self, key: int | str) -> Instrument:
         """A deployed instrument by id or symbol (see :meth:`StrategyContext.instrument`)."""
-        found = self._by_symbol.get(key) if isinstance(key, str) else self._instruments.get(key)
-        if found is None:
-            deployed = ", ".join(i.name for i in self._instruments.values()) or "none"
-            raise InvalidOrderRequest(
-                OrderRequestReason.UNKNOWN_INSTRUMENT,
-                f"instrument {key!r} is not deployed for strategy {self._strategy_id} "
-                f"(deployed: {deployed})",
-            )
-        return found
+        return deployed_instrument(key, self._instruments, self._strategy_id)
 
     # -- timers -------------------------------------------------------------------------------
 

@@ -56,6 +56,7 @@ from qk.strategy import (
     StrategyContext,
     check_price,
     check_quantity,
+    deployed_instrument,
     load_descriptor,
     new_order,
 )
@@ -88,7 +89,6 @@ class RingContext(StrategyContext):
         self._strategy_id = deployment.strategy_id
         self._sink = sink
         self._instruments = {i.instrument_id: i for i in deployment.instruments}
-        self._by_symbol = {i.symbol: i for i in deployment.instruments}
         master = InstrumentMaster.from_instruments(deployment.instruments, name="strategy")
         self.portfolio = Portfolio(master)
         self.portfolio.deposit(
@@ -196,15 +196,7 @@ class RingContext(StrategyContext):
 
     def instrument(self, key: int | str) -> Instrument:
         """A deployed instrument by id or symbol."""
-        found = self._by_symbol.get(key) if isinstance(key, str) else self._instruments.get(key)
-        if found is None:
-            deployed = ", ".join(i.name for i in self._instruments.values()) or "none"
-            raise InvalidOrderRequest(
-                OrderRequestReason.UNKNOWN_INSTRUMENT,
-                f"instrument {key!r} is not deployed for strategy {self._strategy_id} "
-                f"(deployed: {deployed})",
-            )
-        return found
+        return deployed_instrument(key, self._instruments, self._strategy_id)
 
     # -- timers -------------------------------------------------------------------------------
 

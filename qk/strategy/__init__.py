@@ -24,6 +24,7 @@ from qk.strategy.context import (
     StrategyContext,
     check_price,
     check_quantity,
+    deployed_instrument,
     new_order,
 )
 from qk.strategy.descriptor import (
@@ -86,6 +87,7 @@ __all__ = [
     "audit_strategy_source",
     "check_price",
     "check_quantity",
+    "deployed_instrument",
     "load_descriptor",
     "load_strategy_class",
     "new_order",

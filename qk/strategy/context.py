@@ -14,7 +14,7 @@ Floats are refused: a float quantity is a rounding bug waiting to happen.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -31,6 +31,7 @@ __all__ = [
     "StrategyContext",
     "check_price",
     "check_quantity",
+    "deployed_instrument",
     "new_order",
 ]
 
@@ -127,6 +128,28 @@ def check_price(instrument: Instrument, price: object, what: str = "price") -> D
             f"{instrument.tick_size}",
         )
     return value
+
+
+def deployed_instrument(
+    key: int | str, by_id: Mapping[int, Instrument], strategy_id: int
+) -> Instrument:
+    """What every engine's :meth:`StrategyContext.instrument` answers: the deployed instrument
+    with id ``key`` (an int) or symbol ``key`` (a str).
+
+    Raises:
+        InvalidOrderRequest: UNKNOWN_INSTRUMENT, listing the deployed ones.
+    """
+    if isinstance(key, str):
+        found = next((i for i in by_id.values() if i.symbol == key), None)
+    else:
+        found = by_id.get(key)
+    if found is None:
+        deployed = ", ".join(i.name for i in by_id.values()) or "none"
+        raise InvalidOrderRequest(
+            OrderRequestReason.UNKNOWN_INSTRUMENT,
+            f"instrument {key!r} is not deployed for strategy {strategy_id} (deployed: {deployed})",
+        )
+    return found
 
 
 def new_order(

@@ -31,6 +31,7 @@ from qk.strategy.context import (
     StrategyContext,
     check_price,
     check_quantity,
+    deployed_instrument,
 )
 from qk.strategy.errors import InvalidOrderRequest, OrderRequestReason
 
@@ -160,7 +161,6 @@ class RecordingContext(StrategyContext):
         self._ids = ClientOrderIdGenerator(strategy_id)
         self._strategy_id = strategy_id
         self._instruments = {i.instrument_id: i for i in instruments}
-        self._by_symbol = {i.symbol: i for i in self._instruments.values()}
         self._clock = ManualClock(start_ns)
         self._positions: dict[int, PositionView] = {}
         self._account = AccountView(currency, cash, cash)
@@ -240,15 +240,7 @@ class RecordingContext(StrategyContext):
 
     def instrument(self, key: int | str) -> Instrument:
         """A deployed instrument by id or symbol."""
-        found = self._by_symbol.get(key) if isinstance(key, str) else self._instruments.get(key)
-        if found is None:
-            deployed = ", ".join(i.name for i in self._instruments.values()) or "none"
-            raise InvalidOrderRequest(
-                OrderRequestReason.UNKNOWN_INSTRUMENT,
-                f"instrument {key!r} is not deployed for strategy {self._strategy_id} "
-                f"(deployed: {deployed})",
-            )
-        return found
+        return deployed_instrument(key, self._instruments, self._strategy_id)
 
     def schedule_timer(
         self, name: str, *, at_ns: int | None = None, every_ns: int | None = None
