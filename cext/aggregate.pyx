@@ -27,7 +27,9 @@ cdef extern from "qk_aggregate.h" nogil:
     int QK_ERR_NO_MEMORY, QK_ERR_OUTSIDE_CALENDAR, QK_ERR_INTERNAL
 
     ctypedef struct qk_bar_acc_t:
-        pass
+        # Python never reads a bar accumulator; naming the leading fields is enough for Cython.
+        int64_t open_time
+        int64_t close_time
 
     ctypedef struct qk_agg_spec_t:
         int kind
