@@ -201,7 +201,11 @@ def run_worker(
         for _ in range(batch):
             trial = study.ask()
             if trial.number >= budget:
-                trial.set_user_attr("qk", {"refused": "over the study's trial budget"})
+                # Two workers can ask at once near the end of the budget: the one past it
+                # gives the trial back as PRUNED.
+                trial.set_user_attr(
+                    "qk", {"refused": "over the study's trial budget", "worker": worker}
+                )
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                 break
             asked.append((trial, space.suggest(trial), trial_seed(config.seed, trial.number)))
