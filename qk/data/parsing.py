@@ -98,7 +98,7 @@ def parse_decimal_column(values: Column, precision: int, where: Locator) -> npt.
     try:
         # Arrow refuses a cast that would drop decimals ("would cause data loss"): exact by design.
         decimals = pc.cast(trimmed, pa.decimal128(38, precision))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except pa.ArrowException:
         for index, value in enumerate(trimmed.to_pylist()):
             try:
                 to_raw(value, precision)
